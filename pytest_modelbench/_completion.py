@@ -1,0 +1,29 @@
+"""The result of one model call."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Completion:
+    """One model reply with its measurements.
+
+    ``input_tokens`` and ``output_tokens`` are what the server reported, or None when it did not
+    say: they are never estimated and never silently 0. ``latency_ms`` is request sent to last
+    byte, ``ttft_ms`` request sent to the first non-empty content (None when the call did not
+    stream or produced no content); both are measured with ``time.perf_counter``.
+    ``raw`` is the provider's final response payload (a dict of builtins) for inspection.
+    """
+
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    finish_reason: str | None = None
+    raw: Any = None
+
+    def __str__(self) -> str:
+        return self.text

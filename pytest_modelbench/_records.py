@@ -1,0 +1,119 @@
+"""Run records: one benchmark run of one task against one model.
+
+A record is what crosses the process boundary under pytest-xdist (as a dict of builtins on
+the test report), what the JSON results file stores under ``runs``, and what every summary,
+comparison and ranking is computed from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._completion import Completion
+
+OUTCOMES = ("passed", "failed", "error", "skipped")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of one task against one model.
+
+    ``weight`` is the marker's weight (not yet multiplied by the difficulty multiplier).
+    ``quality`` is in [0, 1]; None for ``error`` and ``skipped`` runs.
+    ``latency_ms`` and the token counts are summed over the run's model calls; a token count
+    is None when any call's count was unknown. ``ttft_ms`` is the first call's.
+    ``error`` holds the reason of an ``error`` outcome, ``detail`` the short reason of a miss.
+    """
+
+    task: str
+    model: str
+    run: int
+    category: str
+    difficulty: str
+    weight: float
+    outcome: str
+    quality: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    calls: int = 0
+    error: str | None = None
+    detail: str | None = None
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome {self.outcome!r} is not one of: {', '.join(OUTCOMES)}")
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+def sort_key(record: RunRecord) -> tuple[str, str, int]:
+    """Deterministic order of records: model, task, run."""
+    return (record.model, record.task, record.run)
+
+
+@dataclasses.dataclass(slots=True)
+class CallTotals:
+    """Accumulates the model calls made during one run."""
+
+    calls: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    input_tokens: int | None = 0
+    output_tokens: int | None = 0
+
+    def add(self, completion: Completion) -> None:
+        if self.calls == 0:
+            self.ttft_ms = completion.ttft_ms
+        self.calls += 1
+        if completion.latency_ms is not None:
+            self.latency_ms += completion.latency_ms
+        self.input_tokens = _add_known(self.input_tokens, completion.input_tokens)
+        self.output_tokens = _add_known(self.output_tokens, completion.output_tokens)
+
+    def as_fields(self) -> dict[str, Any]:
+        if self.calls == 0:
+            return {"calls": 0, "latency_ms": None, "ttft_ms": None,
+                    "input_tokens": None, "output_tokens": None}
+        return {
+            "calls": self.calls,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+def _add_known(total: int | None, value: int | None) -> int | None:
+    if total is None or value is None:
+        return None
+    return total + value
+
+
+def check_quality(value: Any) -> float:
+    """Validate a recorded quality: a real number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"record_quality() takes a number in [0, 1], got {value!r}")
+    quality = float(value)
+    if math.isnan(quality) or not 0.0 <= quality <= 1.0:
+        raise ValueError(f"record_quality() takes a number in [0, 1], got {value!r}")
+    return quality
+
+
+def records_from_dicts(rows: Iterable[Mapping[str, Any]]) -> list[RunRecord]:
+    return [RunRecord.from_dict(row) for row in rows]
