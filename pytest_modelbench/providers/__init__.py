@@ -1,0 +1,91 @@
+"""Model providers and the registry that builds them from specs.
+
+A provider is any object with::
+
+    complete(messages, *, max_tokens=None, temperature=None, timeout=None, **params) -> Completion
+    close() -> None
+
+Factories take a :class:`ModelSpec` and :class:`ProviderOptions` and return a provider.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from .._completion import Completion
+from .._exceptions import SpecError
+from .._specs import ModelSpec
+
+
+class Provider(Protocol):
+    def complete(
+        self, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
+        temperature: float | None = None, timeout: float | None = None, **params: Any,
+    ) -> Completion: ...
+
+    def close(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProviderOptions:
+    timeout: float = 60.0
+    retries: int = 2
+    environ: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
+
+
+ProviderFactory = Callable[[ModelSpec, ProviderOptions], Provider]
+
+
+def _echo(spec: ModelSpec, options: ProviderOptions) -> Provider:
+    from ._local import EchoProvider
+
+    return EchoProvider()
+
+
+def _python(spec: ModelSpec, options: ProviderOptions) -> Provider:
+    from ._local import PythonProvider
+
+    return PythonProvider(spec.model, spec.params)
+
+
+def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
+    from .openai import DEFAULT_BASE_URL, OpenAIProvider
+
+    base_url = spec.base_url or options.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    key_env = spec.api_key_env or "OPENAI_API_KEY"
+    api_key = options.environ.get(key_env) or None
+    if spec.api_key_env and api_key is None:
+        raise SpecError(
+            f"model {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set"
+        )
+    return OpenAIProvider(
+        spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
+        max_retries=options.retries, params=dict(spec.params),
+    )
+
+
+BUILTIN_PROVIDERS: dict[str, ProviderFactory] = {
+    "echo": _echo,
+    "openai": _openai,
+    "python": _python,
+}
+
+
+def build_provider(
+    spec: ModelSpec, options: ProviderOptions,
+    registry: Mapping[str, ProviderFactory] = BUILTIN_PROVIDERS,
+) -> Provider:
+    try:
+        factory = registry[spec.provider]
+    except KeyError:
+        raise SpecError(
+            f"model {spec.name!r} names unknown provider {spec.provider!r}; "
+            f"known providers: {', '.join(sorted(registry))}"
+        ) from None
+    return factory(spec, options)
+
+
+__all__ = ["BUILTIN_PROVIDERS", "Provider", "ProviderFactory", "ProviderOptions", "build_provider"]

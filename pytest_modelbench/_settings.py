@@ -1,0 +1,116 @@
+"""Session settings from options, ini values and [tool.modelbench]. Does not import pytest."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._config import category_weights
+from ._exceptions import ConfigError
+from ._specs import ModelSpec, parse_model_list, parse_named_models
+
+TOOL_KEYS = ("categories", "models", "prices", "use_cases")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    models: tuple[ModelSpec, ...] = ()
+    runs: int | None = None
+    json_path: Path | None = None
+    strict: bool = False
+    timeout: float = 60.0
+    retries: int = 2
+    categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
+    named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
+    tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "strict": self.strict,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "category_weights": dict(self.categories),
+        }
+
+
+def read_tool_table(pyproject: Path | None) -> dict[str, Any]:
+    """``[tool.modelbench]`` of a pyproject.toml; {} when the file or the table is absent."""
+    if pyproject is None or not pyproject.is_file():
+        return {}
+    try:
+        with pyproject.open("rb") as stream:
+            document = tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read [tool.modelbench] from {str(pyproject)!r}: {exc}") from None
+    table = document.get("tool", {}).get("modelbench", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.modelbench] in {str(pyproject)!r} must be a table")
+    unknown = sorted(set(table) - set(TOOL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"[tool.modelbench] in {str(pyproject)!r} has unknown key {unknown[0]!r}; "
+            f"allowed: {', '.join(TOOL_KEYS)}"
+        )
+    return table
+
+
+def parse_int(text: Any, what: str, minimum: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not a whole number (>= {minimum})") from None
+    if value < minimum:
+        raise ConfigError(f"{what} {text!r} is not allowed; it must be >= {minimum}")
+    return value
+
+
+def parse_seconds(text: Any, what: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not a number of seconds (> 0)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{what} {text!r} is not allowed; it must be a number of seconds > 0")
+    return value
+
+
+def parse_bool(text: Any, what: str) -> bool:
+    if isinstance(text, bool):
+        return text
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{what} {text!r} is not a boolean; use true or false")
+
+
+def resolve(
+    *, values: Mapping[str, Any], providers: Iterable[str], tool: Mapping[str, Any],
+    rootdir: Path,
+) -> Settings:
+    """Settings from option values (CLI already merged over ini; None = unset) and tool table."""
+    providers = list(providers)
+    categories = category_weights(tool.get("categories"))
+    named = parse_named_models(tool.get("models"), providers)
+    models_text = values.get("models") or ""
+    models = tuple(parse_model_list(models_text, providers, named))
+    runs = values.get("runs")
+    json_path = values.get("json")
+    return Settings(
+        models=models,
+        runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
+        json_path=None if not json_path else (rootdir / Path(json_path)).resolve()
+        if not Path(json_path).is_absolute() else Path(json_path),
+        strict=parse_bool(values.get("strict") or False, "modelbench strict"),
+        timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
+        retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
+        categories=categories,
+        named_models=named,
+        tool=dict(tool),
+    )

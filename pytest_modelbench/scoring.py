@@ -1,0 +1,121 @@
+"""Per-model summary of run records: counts, pass rate, scores, latency, tokens.
+
+Scores (documented in docs/results.md):
+
+* task score = 0.6 × pass rate + 0.4 × mean quality over the task's runs (an ``error`` run
+  counts as a miss with quality 0; skipped runs are not counted);
+* category score = 100 × weighted mean of task scores over the category's tasks, each task
+  weighted by marker weight × difficulty multiplier;
+* overall score = weighted mean of category scores over the categories the model has tasks
+  in, category weights renormalised over those categories.
+
+Numpy only; does not import pytest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._records import RunRecord
+from ._table import RunTable
+from .stats import wilson_interval
+
+PASS_SHARE = 0.6
+QUALITY_SHARE = 0.4
+
+
+def category_scores(table: RunTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (model, category): score (0-100), weighted pass rate, tasks run. NaN when none."""
+    passed = table.cell_means(table.passed)
+    quality = table.cell_means(table.quality)
+    task_score = PASS_SHARE * passed + QUALITY_SHARE * quality
+    ran = ~np.isnan(task_score)
+    weights = np.where(ran, table.task_weight[None, :], 0.0)
+    onehot = np.zeros((table.n_tasks, len(table.categories)))
+    onehot[np.arange(table.n_tasks), table.task_category] = 1.0
+    weight_sum = weights @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = 100.0 * (np.where(ran, task_score, 0.0) * weights) @ onehot / weight_sum
+        pass_rate = (np.where(ran, passed, 0.0) * weights) @ onehot / weight_sum
+    tasks = ran.astype(np.int64) @ onehot.astype(np.int64)
+    return score, pass_rate, tasks
+
+
+def overall_scores(category_score: np.ndarray, categories: Sequence[str],
+                   category_weights: Mapping[str, float]) -> np.ndarray:
+    """Weighted mean over the categories each model has, weights renormalised."""
+    weights = np.array([category_weights[name] for name in categories], dtype=np.float64)
+    present = ~np.isnan(category_score)
+    used = np.where(present, weights[None, :], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.where(present, category_score, 0.0) * used).sum(axis=1) / used.sum(axis=1)
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float] | None:
+    known = values[~np.isnan(values)]
+    if known.size == 0:
+        return None
+    p50, p95, p99 = np.percentile(known, [50, 95, 99])  # linear interpolation (numpy default)
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "mean": float(known.mean())}
+
+
+def _total(values: np.ndarray) -> int | None:
+    if values.size == 0 or np.isnan(values).any():
+        return None
+    return int(values.sum())
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float],
+              models: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The ``models`` block of the results file: one entry per model, JSON builtins only."""
+    names = list(models) if models is not None else sorted({r.model for r in records})
+    table = RunTable.from_records(records, names)
+    cat_score, cat_pass, cat_tasks = category_scores(table)
+    overall = overall_scores(cat_score, table.categories, category_weights)
+    counts = {name: dict.fromkeys(("runs", "passed", "failed", "errors", "skipped"), 0) for name in names}
+    outcome_key = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
+    for record in records:
+        if record.model in counts:
+            counts[record.model]["runs"] += 1
+            counts[record.model][outcome_key[record.outcome]] += 1
+    cat_runs = np.zeros((table.n_models, len(table.categories)), dtype=np.int64)
+    np.add.at(cat_runs, (table.model, table.task_category[table.task]), 1)
+
+    summary: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        rows = table.model == i
+        count = counts[name]
+        counted = count["passed"] + count["failed"] + count["errors"]
+        interval = wilson_interval(count["passed"], counted) if counted else None
+        called = rows & ~np.isnan(table.latency_ms)
+        summary[name] = {
+            "model": name,
+            **count,
+            "pass_rate": count["passed"] / counted if counted else None,
+            "pass_rate_ci95": [interval.low, interval.high] if interval else None,
+            "quality_mean": float(table.quality[rows].mean()) if counted else None,
+            "score": _clean(overall[i]),
+            "categories": {
+                category: {
+                    "score": _clean(cat_score[i, c]),
+                    "pass_rate": _clean(cat_pass[i, c]),
+                    "tasks": int(cat_tasks[i, c]),
+                    "runs": int(cat_runs[i, c]),
+                }
+                for c, category in enumerate(table.categories)
+                if cat_tasks[i, c] > 0
+            },
+            "latency_ms": _percentiles(table.latency_ms[called]),
+            "ttft_ms": _percentiles(table.ttft_ms[called]),
+            "input_tokens": _total(table.input_tokens[called]),
+            "output_tokens": _total(table.output_tokens[called]),
+        }
+    return summary

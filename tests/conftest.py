@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+# Import what the plugin imports lazily, so that pytester's in-process runs (which unload the
+# modules they import) never import numpy twice in one process.
+import numpy  # noqa: F401
+
+import pytest_modelbench._results  # noqa: F401
+import pytest_modelbench._terminal  # noqa: F401
+import pytest_modelbench.scoring  # noqa: F401
+
+pytest_plugins = ["pytester"]
