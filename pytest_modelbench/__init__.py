@@ -13,6 +13,8 @@ from ._exceptions import (
     SpecError,
 )
 from ._records import RunRecord
+from ._specs import ModelSpec
+from .providers import ProviderOptions
 
 __version__ = "0.1.0"
 
@@ -23,7 +25,9 @@ __all__ = [
     "ModelError",
     "ModelResponseError",
     "ModelTimeoutError",
+    "ModelSpec",
     "ModelbenchError",
+    "ProviderOptions",
     "RunRecord",
     "SpecError",
     "__version__",

@@ -28,6 +28,7 @@ NO_MODELS_REASON = "no models configured: pass --modelbench-models=SPEC[,SPEC...
 settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["BenchSession"]()
 run_key = pytest.StashKey["RunState"]()
+marked_key = pytest.StashKey[set]()
 
 
 # --------------------------------------------------------------------------- options
@@ -61,6 +62,43 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed; it must be seconds > 0")
     return value
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def _provider_registry(config: pytest.Config) -> dict[str, Any]:
+    """Built-in providers plus those registered through ``pytest_modelbench_providers``."""
+    from .providers import BUILTIN_PROVIDERS
+
+    registry = dict(BUILTIN_PROVIDERS)
+    owners = {prefix: "pytest-modelbench" for prefix in registry}
+    hook = config.pluginmanager.hook.pytest_modelbench_providers
+    for impl in hook.get_hookimpls():
+        owner = impl.plugin_name
+        found = impl.function(*(config for _ in impl.argnames))
+        if found is None:
+            continue
+        if not isinstance(found, dict):
+            raise ConfigError(
+                f"pytest_modelbench_providers in {owner} returned {found!r}; "
+                "return a dict of prefix -> factory"
+            )
+        for prefix, factory in found.items():
+            if not isinstance(prefix, str) or not prefix.isidentifier():
+                raise ConfigError(f"provider prefix {prefix!r} from {owner} is not an identifier")
+            if not callable(factory):
+                raise ConfigError(f"provider {prefix!r} from {owner} is {factory!r}, not a callable factory")
+            if prefix in registry:
+                raise ConfigError(
+                    f"provider prefix {prefix!r} from {owner} is already registered by {owners[prefix]}"
+                )
+            registry[prefix] = factory
+            owners[prefix] = owner
+    return registry
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -122,18 +160,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "modelbench(category, difficulty='medium', weight=1.0, runs=None, timeout=None, group=None): "
         "a benchmark task, run against every configured model (pytest-modelbench)",
     )
-    from .providers import BUILTIN_PROVIDERS
-
     try:
+        registry = _provider_registry(config)
         settings = resolve(
-            values=_option_values(config), providers=BUILTIN_PROVIDERS,
+            values=_option_values(config), providers=registry,
             tool=read_tool_table(_pyproject(config)), rootdir=config.invocation_params.dir,
         )
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
+    config.stash[marked_key] = set()
     if settings.models:
-        session = BenchSession(config, settings)
+        session = BenchSession(config, settings, registry)
         config.stash[session_key] = session
         config.pluginmanager.register(session, "modelbench-session")
 
@@ -180,6 +218,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     settings = metafunc.config.stash[settings_key]
     spec = _task_spec(metafunc.definition, settings)
+    metafunc.config.stash[marked_key].add(metafunc.function)
     if "model" not in metafunc.fixturenames:
         pytest.fail(
             f"{metafunc.definition.nodeid}: a test marked modelbench must use the 'model' fixture",
@@ -208,9 +247,12 @@ def _task_id(nodeid: str, own_id: str) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = config.stash[marked_key]
+    if not marked:
+        return
     settings = config.stash[settings_key]
     for item in items:
-        if item.get_closest_marker(MARKER) is None or not isinstance(item, pytest.Function):
+        if not isinstance(item, pytest.Function) or item.function not in marked:
             continue
         if not settings.models:
             item.add_marker(pytest.mark.skip(reason=NO_MODELS_REASON))
@@ -299,7 +341,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 class BenchSession:
     """State of a session with models configured: providers, records, summary."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, registry: dict[str, Any]) -> None:
         from .providers import ProviderOptions, build_provider
 
         self.config = config
@@ -312,7 +354,7 @@ class BenchSession:
         self._providers: dict[str, Any] = {}
         try:
             for spec in settings.models:
-                self._providers[spec.name] = build_provider(spec, options)
+                self._providers[spec.name] = build_provider(spec, options, registry)
         except ConfigError as exc:
             self.close()
             raise pytest.UsageError(str(exc)) from None

@@ -375,3 +375,57 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("-p", "no:modelbench")
     result.assert_outcomes(passed=1)
+
+
+CUSTOM_PROVIDER = """
+from pytest_modelbench import Completion, ModelCallError
+
+class Reverser:
+    def __init__(self, spec, options):
+        self.spec = spec
+        self.options = options
+
+    def complete(self, messages, *, max_tokens=None, temperature=None, timeout=None, **params):
+        text = messages[-1]["content"]
+        if text == "fail":
+            raise ModelCallError("reverser refuses 'fail'")
+        return Completion(text=text[::-1], input_tokens=len(text), output_tokens=len(text), latency_ms=1.0)
+
+    def close(self):
+        pass
+
+def pytest_modelbench_providers(config):
+    return {"reverse": Reverser}
+"""
+
+
+def test_custom_provider_from_conftest(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CUSTOM_PROVIDER)
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.modelbench(category="accuracy", runs=2)
+        def test_reverse(model):
+            assert model.complete("abc").text == "cba"
+        @pytest.mark.modelbench(category="accuracy", runs=1)
+        def test_fail(model):
+            model.complete("fail")
+    """)
+    result = pytester.runpytest("--modelbench-models=reverse:any", "--modelbench-json=r.json")
+    assert result.ret == 0
+    document = json.loads((pytester.path / "r.json").read_text())
+    summary = document["models"]["reverse:any"]
+    assert (summary["passed"], summary["errors"]) == (2, 1)
+    assert summary["input_tokens"] == 2 * 3  # the failed call reported nothing
+    errors = [run["error"] for run in document["runs"] if run["outcome"] == "error"]
+    assert errors == ["ModelCallError: reverser refuses 'fail'"]
+
+
+def test_custom_provider_listed_in_errors_and_clash_refused(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CUSTOM_PROVIDER)
+    pytester.makepyfile(ADDITION)
+    result = pytester.runpytest("--modelbench-models=nope:x")
+    result.stderr.fnmatch_lines(["*known providers: echo, openai, python, reverse*"])
+    pytester.makeconftest(CUSTOM_PROVIDER.replace('"reverse"', '"openai"'))
+    result = pytester.runpytest("--modelbench-models=echo")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*provider prefix 'openai' from *conftest.py is already registered by pytest-modelbench*"])
