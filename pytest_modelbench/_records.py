@@ -26,6 +26,8 @@ class RunRecord:
     ``latency_ms`` and the token counts are summed over the run's model calls; a token count
     is None when any call's count was unknown. ``ttft_ms`` is the first call's.
     ``error`` holds the reason of an ``error`` outcome, ``detail`` the short reason of a miss.
+    ``cost_usd`` is what the run's calls cost (None when a price or a token count is unknown);
+    ``cached`` is true when every call of the run was served from the response store.
     """
 
     task: str
@@ -44,6 +46,8 @@ class RunRecord:
     error: str | None = None
     detail: str | None = None
     group: str | None = None
+    cost_usd: float | None = None
+    cached: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -76,11 +80,15 @@ class CallTotals:
     ttft_ms: float | None = None
     input_tokens: int | None = 0
     output_tokens: int | None = 0
+    cost_usd: float | None = 0.0
+    cached_calls: int = 0
 
-    def add(self, completion: Completion) -> None:
+    def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False) -> None:
         if self.calls == 0:
             self.ttft_ms = completion.ttft_ms
         self.calls += 1
+        self.cached_calls += cached
+        self.cost_usd = None if self.cost_usd is None or cost_usd is None else self.cost_usd + cost_usd
         if completion.latency_ms is not None:
             self.latency_ms += completion.latency_ms
         self.input_tokens = _add_known(self.input_tokens, completion.input_tokens)
@@ -89,13 +97,15 @@ class CallTotals:
     def as_fields(self) -> dict[str, Any]:
         if self.calls == 0:
             return {"calls": 0, "latency_ms": None, "ttft_ms": None,
-                    "input_tokens": None, "output_tokens": None}
+                    "input_tokens": None, "output_tokens": None, "cost_usd": None, "cached": False}
         return {
             "calls": self.calls,
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "cached": self.cached_calls == self.calls,
         }
 
 
