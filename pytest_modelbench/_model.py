@@ -11,6 +11,37 @@ from ._specs import ModelSpec
 from .providers import Provider
 
 
+class CallMeter:
+    """Prices each call and keeps the session's spend under ``--modelbench-max-cost``.
+
+    ``free`` models (``echo``) cost 0; others cost ``run_cost(price, tokens)``, None when the
+    price or a token count is unknown. With a ledger, each call first checks the cap (raising
+    ``BudgetExceeded``) and then adds its cost to the shared total.
+    """
+
+    def __init__(self, price: Any = None, ledger: Any = None, *, free: bool = False) -> None:
+        self.price = price
+        self.ledger = ledger
+        self.free = free
+
+    def before_call(self) -> None:
+        if self.ledger is not None:
+            self.ledger.check()
+
+    def cost(self, completion: Completion) -> float | None:
+        if self.free:
+            return 0.0
+        if self.price is None:
+            return None
+        from .cost import run_cost
+
+        return run_cost(self.price, completion.input_tokens, completion.output_tokens)
+
+    def after_call(self, cost_usd: float | None) -> None:
+        if self.ledger is not None:
+            self.ledger.add(cost_usd)
+
+
 def to_messages(prompt_or_messages: Any, system: str | None) -> list[dict[str, Any]]:
     """A prompt string or a list of chat messages → a list of chat messages."""
     if isinstance(prompt_or_messages, str):
@@ -40,12 +71,13 @@ class Model:
 
     def __init__(
         self, spec: ModelSpec, provider: Callable[[], Provider], *, run: int,
-        timeout: float | None, totals: CallTotals,
+        timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
     ) -> None:
         self._spec = spec
         self._provider = provider
         self._timeout = timeout
         self._totals = totals
+        self._meter = meter or CallMeter()
         self.run = run
 
     @property
@@ -61,10 +93,13 @@ class Model:
         max_tokens: int | None = None, temperature: float | None = None, **params: Any,
     ) -> Completion:
         messages = to_messages(prompt_or_messages, system)
+        self._meter.before_call()
         completion = self._provider().complete(
             messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
         )
-        self._totals.add(completion)
+        cost_usd = self._meter.cost(completion)
+        self._meter.after_call(cost_usd)
+        self._totals.add(completion, cost_usd=cost_usd)
         return completion
 
     def __repr__(self) -> str:

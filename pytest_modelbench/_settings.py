@@ -27,6 +27,9 @@ class Settings:
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
     tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    volume_per_day: float | None = None
+    budget_usd_per_month: float | None = None
+    max_cost_usd: float | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -35,6 +38,9 @@ class Settings:
             "timeout": self.timeout,
             "retries": self.retries,
             "category_weights": dict(self.categories),
+            "volume_tasks_per_day": self.volume_per_day,
+            "budget_usd_per_month": self.budget_usd_per_month,
+            "max_cost_usd": self.max_cost_usd,
         }
 
 
@@ -100,8 +106,11 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    from .cost import parse_budget, parse_usd, parse_volume
+
     runs = values.get("runs")
     json_path = values.get("json")
+    volume, budget, max_cost = values.get("volume"), values.get("budget"), values.get("max_cost")
     return Settings(
         models=models,
         runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
@@ -113,4 +122,7 @@ def resolve(
         categories=categories,
         named_models=named,
         tool=dict(tool),
+        volume_per_day=parse_volume(volume, "--modelbench-volume") if volume else None,
+        budget_usd_per_month=parse_budget(budget, "--modelbench-budget") if budget else None,
+        max_cost_usd=parse_usd(max_cost, "--modelbench-max-cost") if max_cost else None,
     )

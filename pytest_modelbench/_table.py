@@ -25,7 +25,7 @@ class RunTable:
     Per row: ``model`` and ``task`` (indices into ``models`` / ``tasks``), ``run`` (1-based),
     ``outcome`` (0 passed, 1 failed, 2 error), ``passed`` (bool), ``quality`` (float, an error
     counts 0), ``latency_ms``, ``ttft_ms``, ``input_tokens``, ``output_tokens`` (float, NaN when
-    unknown).
+    unknown), ``cost_usd`` (float, NaN when unknown), ``cached`` (bool).
     Per task: ``task_category`` (index into ``categories``), ``task_weight`` (marker weight ×
     difficulty multiplier), ``task_difficulty`` (name) and ``task_group`` (group name or the
     task itself).
@@ -48,6 +48,14 @@ class RunTable:
     task_weight: np.ndarray
     task_difficulty: tuple[str, ...]
     task_group: tuple[str, ...]
+    cost_usd: np.ndarray | None = None
+    cached: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.cost_usd is None:
+            object.__setattr__(self, "cost_usd", np.full(len(self.model), np.nan))
+        if self.cached is None:
+            object.__setattr__(self, "cached", np.zeros(len(self.model), dtype=bool))
 
     @classmethod
     def from_records(
@@ -91,6 +99,8 @@ class RunTable:
             ttft_ms=column([known(r.ttft_ms) for r in counted], np.float64),
             input_tokens=column([known(r.input_tokens) for r in counted], np.float64),
             output_tokens=column([known(r.output_tokens) for r in counted], np.float64),
+            cost_usd=column([known(r.cost_usd) for r in counted], np.float64),
+            cached=column([r.cached for r in counted], bool),
             task_category=column([category_index[r.category] for r in first], np.int64),
             task_weight=column(
                 [r.weight * DIFFICULTIES[r.difficulty].multiplier for r in first], np.float64

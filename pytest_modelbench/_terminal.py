@@ -92,3 +92,102 @@ def category_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str]
         rows.append(row)
     headers = ["category", "weight", *(_short(name, 14) for name in shown)]
     return table(headers, rows, ("left", *("right",) * (len(headers) - 1)))
+
+
+def _order(models: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    return sorted(models, key=lambda n: (-(models[n]["score"] if models[n]["score"] is not None else -1.0), n))
+
+
+def _cost_lines(document: Mapping[str, Any], order: Sequence[str]) -> list[str]:
+    from .cost import format_usd
+
+    models = document["models"]
+    budget = document.get("budget") or {}
+    costs = {name: models[name].get("cost") or {} for name in order}
+    any_cost = any((c.get("cost_usd") or 0) > 0 for c in costs.values())
+    if not (any_cost or budget):
+        return []
+    projections = budget.get("models") or {}
+    headers = ["model", "cost", "spent", "per task", "per success", "tokens/run", "points/$"]
+    if projections:
+        headers.append("monthly (95% CI)")
+        if budget.get("budget_usd_per_month") is not None:
+            headers.append("budget")
+    rows = []
+    for name in order:
+        cost = costs[name]
+        total = format_usd(cost.get("cost_usd"))
+        if cost.get("cost_usd") is not None and cost.get("unpriced_runs"):
+            total += f" (+{cost['unpriced_runs']}?)"
+        row = [_short(name, 24), total, format_usd(cost.get("spent_usd")),
+               format_usd(cost.get("cost_per_task_usd")), format_usd(cost.get("cost_per_success_usd")),
+               compact(cost.get("tokens_per_run")), compact(cost.get("points_per_usd"))]
+        if projections:
+            projection = projections.get(name)
+            if projection is None:
+                row.append("?")
+            else:
+                text = format_usd(projection["monthly_usd"])
+                if projection.get("monthly_low_usd") is not None:
+                    text += f" ({format_usd(projection['monthly_low_usd'])}-{format_usd(projection['monthly_high_usd'])})"
+                row.append(text)
+            if budget.get("budget_usd_per_month") is not None:
+                fit = (projection or {}).get("budget")
+                row.append("?" if fit is None else ("fits" if fit["fits"] else "over") + ("" if fit["confident"] else "?"))
+        rows.append(row)
+    lines = ["--- modelbench cost", *table(headers, rows, ("left", *("right",) * (len(headers) - 1))).splitlines()]
+    tradeoff = document.get("tradeoff")
+    if tradeoff and tradeoff.get("model") is not None and any_cost:
+        if tradeoff["model"] == tradeoff["best_model"]:
+            lines.append(f"trade-off: {tradeoff['best_model']} is both the best and the cheapest "
+                         f"within {tradeoff['points']:g} points")
+        else:
+            lines.append(
+                f"trade-off: {tradeoff['model']} is the cheapest model within {tradeoff['points']:g} points "
+                f"of the best ({tradeoff['best_model']}, {tradeoff['best_score']:.1f}): "
+                f"{tradeoff['score']:.1f} at {format_usd(tradeoff['cost_usd'])} per task"
+            )
+    if tradeoff and tradeoff.get("unknown_cost") and any_cost:
+        lines.append(f"cost unknown (no price or no token counts): {', '.join(tradeoff['unknown_cost'])}")
+    spend = budget.get("session_spend")
+    if spend:
+        lines.append(f"session spend: {format_usd(spend.get('total_usd'))} of cap {format_usd(budget.get('max_cost_usd'))}")
+    hosted = [(name, models[name]["cost"]["self_hosted"]) for name in order
+              if (models[name].get("cost") or {}).get("self_hosted")]
+    for name, tco in hosted:
+        if "error" in tco:
+            lines.append(f"self-hosted {name}: {tco['error']}")
+            continue
+        lines.append(
+            f"self-hosted {name}: {format_usd(tco['usd_per_mtok_output'])} per 1M output tokens at "
+            f"{tco['output_tokens_per_s']:.0f} tok/s, {format_usd(tco['monthly_usd'])}/month for {tco['gpus']} GPU(s)"
+        )
+        for other, even in tco["break_even"].items():
+            if even["tasks_per_day"] is not None:
+                lines.append(f"  break-even vs {other}: {compact(even['tasks_per_day'])} tasks/day")
+    return lines
+
+
+def summary_lines(document: Mapping[str, Any], records: Sequence[Any], weights: Mapping[str, float],
+                  *, verbosity: int = 0) -> list[str]:
+    """All lines of the terminal summary; a line ``--- title`` starts a sub-section.
+
+    ``-q`` (verbosity < 0) shows the model table only; ``-v`` also lists every miss and error.
+    """
+    models = document["models"]
+    order = _order(models)
+    lines = model_table(models, order).splitlines()
+    if verbosity < 0:
+        return lines
+    lines += ["", *category_table(models, order, weights).splitlines()]
+    lines += _cost_lines(document, order)
+    misses = [r for r in records if r.outcome in ("failed", "error")]
+    if misses and verbosity > 0:
+        lines.append("--- modelbench misses and errors")
+        for record in misses:
+            reason = record.error if record.outcome == "error" else record.detail
+            label = "MISSED" if record.outcome == "failed" else "ERROR"
+            lines.append(f"{label:6} {record.model} {record.task} run {record.run}: {reason}")
+    elif misses:
+        lines.append(f"{len(misses)} runs missed or errored; -v lists them")
+    return lines

@@ -128,17 +128,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--modelbench-retries", dest="modelbench_retries", metavar="N", type=_non_negative_int,
         default=None, help="Retries of a failed model call (default 2)",
     )
+    group.addoption(
+        "--modelbench-volume", dest="modelbench_volume", metavar="N/day", default=None,
+        help="Project each model's monthly cost at this many tasks per day (also /hour, /month)",
+    )
+    group.addoption(
+        "--modelbench-budget", dest="modelbench_budget", metavar="USD/month", default=None,
+        help="Mark which models' projected monthly cost fits this budget (needs --modelbench-volume)",
+    )
+    group.addoption(
+        "--modelbench-max-cost", dest="modelbench_max_cost", metavar="USD", default=None,
+        help="Stop calling models once the session's measured spend reaches this many dollars",
+    )
     parser.addini("modelbench_models", "Models to benchmark (as --modelbench-models)", default="")
     parser.addini("modelbench_runs", "Runs per task and model (as --modelbench-runs)", default="")
     parser.addini("modelbench_json", "Results file (as --modelbench-json)", default="")
     parser.addini("modelbench_strict", "Misses fail the session (as --modelbench-strict)", type="bool", default=False)
     parser.addini("modelbench_timeout", "Timeout of one model call in seconds", default="")
     parser.addini("modelbench_retries", "Retries of a failed model call", default="")
+    parser.addini("modelbench_volume", "Tasks per day for cost projection (as --modelbench-volume)", default="")
+    parser.addini("modelbench_budget", "Monthly budget in USD (as --modelbench-budget)", default="")
+    parser.addini("modelbench_max_cost", "Spend cap of a session in USD (as --modelbench-max-cost)", default="")
 
 
 def _option_values(config: pytest.Config) -> dict[str, Any]:
     values = {}
-    for name in ("models", "runs", "json", "strict", "timeout", "retries"):
+    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost"):
         cli = config.getoption(f"modelbench_{name}")
         values[name] = cli if cli is not None else config.getini(f"modelbench_{name}")
     return values
@@ -338,8 +353,11 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 # --------------------------------------------------------------------------- session
 
 
+LOCAL_PROVIDERS = ("echo", "python")
+
+
 class BenchSession:
-    """State of a session with models configured: providers, records, summary."""
+    """State of a session with models configured: providers, prices, spend, records, summary."""
 
     def __init__(self, config: pytest.Config, settings: Settings, registry: dict[str, Any]) -> None:
         from .providers import ProviderOptions, build_provider
@@ -347,30 +365,102 @@ class BenchSession:
         self.config = config
         self.settings = settings
         self.records: list[RunRecord] = []
-        self.summary: dict[str, Any] | None = None
+        self.document: dict[str, Any] | None = None
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.is_worker = hasattr(config, "workerinput")
         options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
         self._specs = {spec.name: spec for spec in settings.models}
         self._providers: dict[str, Any] = {}
+        self._ledger: Any = None
+        self._ledger_dir: str | None = None
         try:
+            self.prices, self.self_hosting = self._resolve_prices(options.environ)
             for spec in settings.models:
                 self._providers[spec.name] = build_provider(spec, options, registry)
         except ConfigError as exc:
             self.close()
             raise pytest.UsageError(str(exc)) from None
+        self._open_ledger()
+        self._warn_unknown_prices()
+
+    def _resolve_prices(self, environ: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        from .cost import PriceTable, parse_self_hosting
+
+        table = PriceTable.load(self.settings.tool.get("prices"))
+        prices, hosting = {}, {}
+        for spec in self.settings.models:
+            base_url = spec.base_url or (environ.get("OPENAI_BASE_URL") if spec.provider == "openai" else None)
+            public = base_url is None or "api.openai.com" in base_url
+            prices[spec.name] = table.for_model(
+                spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
+            )
+            declared = parse_self_hosting(spec.extra, spec.name)
+            if declared is not None:
+                hosting[spec.name] = declared
+        return prices, hosting
+
+    def _warn_unknown_prices(self) -> None:
+        if self.is_worker:
+            return
+        for spec in self.settings.models:
+            if spec.provider not in LOCAL_PROVIDERS and self.prices[spec.name] is None:
+                self.config.issue_config_time_warning(
+                    pytest.PytestWarning(
+                        f"modelbench: no price known for model {spec.name!r}; its cost is unknown. "
+                        "Declare one in [tool.modelbench.prices] or the model's price table."
+                    ),
+                    stacklevel=2,
+                )
+
+    def _open_ledger(self) -> None:
+        if self.settings.max_cost_usd is None:
+            return
+        import tempfile
+
+        from ._spend import SpendLedger
+
+        if self.is_worker:
+            path = self.config.workerinput.get("modelbench_ledger")
+            if path is None:
+                return
+        else:
+            self._ledger_dir = tempfile.mkdtemp(prefix="modelbench-spend-")
+            path = f"{self._ledger_dir}/spend.sqlite"
+        self._ledger = SpendLedger(path, self.settings.max_cost_usd)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: hand the spend ledger's path to each worker."""
+        if self._ledger is not None:
+            node.workerinput["modelbench_ledger"] = str(self._ledger.path)
 
     def close(self) -> None:
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+        if self._ledger_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._ledger_dir, ignore_errors=True)
+            self._ledger_dir = None
 
     def model_for(self, state: RunState) -> Any:
-        from ._model import Model
+        from ._model import CallMeter, Model
+        from ._spend import BudgetExceeded
 
         spec = self._specs[state.model]
         provider = self._providers[state.model]
+        if self._ledger is not None:
+            try:
+                self._ledger.check()
+            except BudgetExceeded as exc:
+                pytest.skip(str(exc))
+        meter = CallMeter(self.prices.get(state.model), self._ledger, free=spec.provider == "echo")
         timeout = state.spec.timeout or self.settings.timeout
-        return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals)
+        return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals, meter=meter)
 
     # -- per run -------------------------------------------------------------------------
 
@@ -399,6 +489,13 @@ class BenchSession:
         if report.skipped:
             return state.record("skipped", detail=_skip_reason(report))
         exc = call.excinfo.value if call.excinfo is not None else None
+        from ._spend import BudgetExceeded
+
+        if isinstance(exc, BudgetExceeded):
+            reason = _short_reason(exc)
+            report.outcome = "skipped"
+            report.longrepr = (str(report.location[0]), report.location[1] or 0, f"Skipped: {reason}")
+            return state.record("skipped", detail=reason)
         if isinstance(exc, (AssertionError, pytest.fail.Exception)):
             record = state.record(
                 "failed", quality=0.0 if state.quality is None else state.quality,
@@ -425,53 +522,57 @@ class BenchSession:
     # -- end of session ------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if hasattr(self.config, "workerinput"):
+        if self.is_worker:
             return
         from . import __version__
+        from ._analysis import CostSettings, analyse
         from ._results import build_document, build_meta, write_json_atomic
-        from .scoring import summarise
 
         self.records.sort(key=sort_key)
         if not self.records:
             return
-        names = [spec.name for spec in self.settings.models]
-        self.summary = summarise(self.records, self.settings.categories, names)
-        if self.settings.json_path is not None:
+        settings = self.settings
+        names = [spec.name for spec in settings.models]
+        self.document = analyse(
+            self.records, models=names, category_weights=settings.categories,
+            cost=CostSettings(
+                prices=self.prices, self_hosting=self.self_hosting,
+                volume_per_day=settings.volume_per_day,
+                budget_usd_per_month=settings.budget_usd_per_month,
+                max_cost_usd=settings.max_cost_usd,
+            ),
+        )
+        if self._ledger is not None:
+            self.document.setdefault("budget", {})["session_spend"] = self._ledger.snapshot().to_dict()
+        if settings.json_path is not None:
             meta = build_meta(
                 plugin_version=__version__, pytest_version=pytest.__version__,
                 started=self.started,
                 finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 rootdir=self.config.rootpath,
-                models=[spec.describe() for spec in self.settings.models],
-                settings=self.settings.describe(),
+                models=[spec.describe() for spec in settings.models],
+                settings=settings.describe(),
             )
-            write_json_atomic(self.settings.json_path, build_document(meta, self.summary, self.records))
+            models = self.document.pop("models")
+            write_json_atomic(settings.json_path, build_document(meta, models, self.records, **self.document))
+            self.document["models"] = models
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.summary is None or hasattr(self.config, "workerinput"):
+        if self.document is None or self.is_worker:
             return
-        from ._terminal import category_table, model_table
+        from ._terminal import summary_lines
 
-        models = self.summary
-        order = sorted(models, key=lambda n: -(models[n]["score"] if models[n]["score"] is not None else -1.0))
-        write = terminalreporter.write_line
         terminalreporter.write_sep("=", "modelbench summary")
-        for line in model_table(models, order).splitlines():
-            write(line)
-        if self.config.get_verbosity() >= 0:
-            write("")
-            for line in category_table(models, order, self.settings.categories).splitlines():
-                write(line)
-        misses = [r for r in self.records if r.outcome in ("failed", "error")]
-        if misses and self.config.get_verbosity() > 0:
-            terminalreporter.write_sep("-", "modelbench misses and errors")
-            for record in misses:
-                reason = record.error if record.outcome == "error" else record.detail
-                write(f"{record.outcome.upper():6} {record.model} {record.task} run {record.run}: {reason}")
-        elif misses:
-            write(f"{len(misses)} runs missed or errored; -v lists them")
+        for line in summary_lines(
+            self.document, self.records, self.settings.categories,
+            verbosity=self.config.get_verbosity(),
+        ):
+            if line.startswith("--- "):
+                terminalreporter.write_sep("-", line[4:])
+            else:
+                terminalreporter.write_line(line)
         if self.settings.json_path is not None:
-            write(f"results written to {self.settings.json_path}")
+            terminalreporter.write_line(f"results written to {self.settings.json_path}")
 
 
 def _skip_reason(report: pytest.TestReport) -> str | None:

@@ -9,3 +9,8 @@ import pytest_modelbench._terminal  # noqa: F401
 import pytest_modelbench.scoring  # noqa: F401
 
 pytest_plugins = ["pytester"]
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # test helpers (fake_openai, load_server)

@@ -1,0 +1,132 @@
+"""The plugin against a real OpenAI-compatible server on 127.0.0.1: measurements, cost, spend cap."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import pytest
+
+from fake_openai import FakeOpenAI, RecordedRequest, Reply, error_reply, stream_reply
+
+SECRET = "sk-test-very-secret-0123456789"
+
+SUITE = """
+import pytest
+
+@pytest.mark.modelbench(category="reasoning", runs={runs})
+@pytest.mark.parametrize("a,b", [(2, 3), (17, 25)])
+def test_addition(model, a, b):
+    reply = model.complete(f"What is {{a}} + {{b}}?", max_tokens=5, temperature=0)
+    assert str(a + b) in reply.text
+"""
+
+
+class Calculator:
+    """Answers 'What is A + B?' correctly for even A, wrongly for odd A; counts calls."""
+
+    def __init__(self, *, first_content_delay: float = 0.0) -> None:
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.delay = first_content_delay
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        with self.lock:
+            self.calls += 1
+        prompt = request.body["messages"][-1]["content"]
+        a, b = (int(n) for n in re.findall(r"\d+", prompt))
+        answer = a + b if a % 2 == 0 else a + b + 1
+        return stream_reply([str(answer)], usage=(12, 1), delay=self.delay)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+def _prices(pytester: pytest.Pytester, output_usd_per_mtok: float) -> None:
+    pytester.makepyprojecttoml(f"""
+        [tool.modelbench.prices]
+        calc = {{ input = 0.0, output = {output_usd_per_mtok} }}
+    """)
+
+
+def test_measurements_cost_and_no_secret(pytester: pytest.Pytester, server: FakeOpenAI, monkeypatch) -> None:
+    calculator = Calculator(first_content_delay=0.05)
+    server.always(calculator)
+    _prices(pytester, 10_000.0)  # one output token costs $0.01
+    pytester.makepyfile(SUITE.format(runs=2))
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    result = pytester.runpytest_subprocess(
+        f"--modelbench-models=openai:calc@{server.url}", "--modelbench-json=r.json", "-v"
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*modelbench summary*", "*openai:calc*50.0*", "*modelbench cost*"])
+    assert calculator.calls == 4
+    text = (pytester.path / "r.json").read_text()
+    assert SECRET not in text and SECRET not in result.stdout.str() + result.stderr.str()
+    assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"
+    assert server.requests[0].body["max_tokens"] == 5 and server.requests[0].body["stream"] is True
+    document = json.loads(text)
+    summary = document["models"]["openai:calc"]
+    assert (summary["passed"], summary["failed"]) == (2, 2)
+    assert (summary["input_tokens"], summary["output_tokens"]) == (4 * 12, 4 * 1)
+    assert summary["ttft_ms"]["p50"] >= 50.0
+    assert summary["latency_ms"]["p50"] >= summary["ttft_ms"]["p50"]
+    cost = summary["cost"]
+    assert cost["cost_usd"] == pytest.approx(0.04)
+    assert cost["cost_per_task_usd"] == pytest.approx(0.01)
+    assert cost["cost_per_success_usd"] == pytest.approx(0.02)
+    assert cost["price"]["output_usd_per_mtok"] == 10_000.0
+    for run in document["runs"]:
+        assert run["cost_usd"] == pytest.approx(0.01) and run["ttft_ms"] >= 50.0
+
+
+def test_unknown_price_is_unknown_not_zero(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
+    server.always(Calculator())
+    pytester.makepyfile(SUITE.format(runs=1))
+    result = pytester.runpytest_subprocess(f"--modelbench-models=openai:calc@{server.url}", "--modelbench-json=r.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*no price known for model 'openai:calc'*"])
+    document = json.loads((pytester.path / "r.json").read_text())
+    assert document["models"]["openai:calc"]["cost"]["cost_usd"] is None
+    assert all(run["cost_usd"] is None for run in document["runs"])
+
+
+def test_server_errors_are_error_outcomes(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
+    server.always(error_reply(500, "upstream exploded"))
+    pytester.makepyfile(SUITE.format(runs=1))
+    result = pytester.runpytest_subprocess(
+        f"--modelbench-models=openai:calc@{server.url}", "--modelbench-json=r.json", "--modelbench-retries=1",
+        "-W", "ignore::pytest.PytestWarning",
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*2 errored*"])
+    runs = json.loads((pytester.path / "r.json").read_text())["runs"]
+    assert [run["outcome"] for run in runs] == ["error", "error"]
+    assert "500" in runs[0]["error"]
+    assert len(server.requests) == 2 * 2  # one retry each
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_spend_cap(pytester: pytest.Pytester, server: FakeOpenAI, workers: list[str]) -> None:
+    calculator = Calculator()
+    server.always(calculator)
+    _prices(pytester, 10_000.0)  # $0.01 a call
+    pytester.makepyfile(SUITE.format(runs=10))  # 20 runs, $0.20 without a cap
+    result = pytester.runpytest_subprocess(
+        f"--modelbench-models=openai:calc@{server.url}", "--modelbench-max-cost=0.05",
+        "--modelbench-json=r.json", "-rs", *workers,
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*spend cap reached*--modelbench-max-cost*"])
+    document = json.loads((pytester.path / "r.json").read_text())
+    spent = document["budget"]["session_spend"]["total_usd"]
+    in_flight = 1 if not workers else 2
+    assert 0.05 <= spent <= 0.05 + 0.01 * in_flight + 1e-9
+    assert calculator.calls == round(spent / 0.01)
+    skipped = [run for run in document["runs"] if run["outcome"] == "skipped"]
+    assert len(skipped) == 20 - calculator.calls
+    assert all("spend cap reached" in run["detail"] for run in skipped)
