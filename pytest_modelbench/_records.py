@@ -28,6 +28,7 @@ class RunRecord:
     ``error`` holds the reason of an ``error`` outcome, ``detail`` the short reason of a miss.
     ``cost_usd`` is what the run's calls cost (None when a price or a token count is unknown);
     ``cached`` is true when every call of the run was served from the response store.
+    ``judge_*`` are the run's LLM-judge calls, kept apart from the judged model's figures.
     """
 
     task: str
@@ -48,6 +49,9 @@ class RunRecord:
     group: str | None = None
     cost_usd: float | None = None
     cached: bool = False
+    judge_calls: int = 0
+    judge_latency_ms: float | None = None
+    judge_cost_usd: float | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._config import category_weights
 from ._exceptions import ConfigError
-from ._specs import ModelSpec, parse_model_list, parse_named_models
+from ._specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
 
 TOOL_KEYS = ("categories", "models", "prices", "use_cases")
 
@@ -30,6 +30,7 @@ class Settings:
     volume_per_day: float | None = None
     budget_usd_per_month: float | None = None
     max_cost_usd: float | None = None
+    judge: ModelSpec | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class Settings:
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
             "max_cost_usd": self.max_cost_usd,
+            "judge": None if self.judge is None else self.judge.describe(),
         }
 
 
@@ -106,6 +108,8 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    judge_text = (values.get("judge") or "").strip()
+    judge = parse_spec(judge_text, providers, named) if judge_text else None
     from .cost import parse_budget, parse_usd, parse_volume
 
     runs = values.get("runs")
@@ -125,4 +129,5 @@ def resolve(
         volume_per_day=parse_volume(volume, "--modelbench-volume") if volume else None,
         budget_usd_per_month=parse_budget(budget, "--modelbench-budget") if budget else None,
         max_cost_usd=parse_usd(max_cost, "--modelbench-max-cost") if max_cost else None,
+        judge=judge,
     )

@@ -140,7 +140,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--modelbench-max-cost", dest="modelbench_max_cost", metavar="USD", default=None,
         help="Stop calling models once the session's measured spend reaches this many dollars",
     )
+    group.addoption(
+        "--modelbench-judge", dest="modelbench_judge", metavar="SPEC", default=None,
+        help="Model behind the 'judge' fixture (LLM-as-judge); any model spec",
+    )
     parser.addini("modelbench_models", "Models to benchmark (as --modelbench-models)", default="")
+    parser.addini("modelbench_judge", "Judge model spec (as --modelbench-judge)", default="")
     parser.addini("modelbench_runs", "Runs per task and model (as --modelbench-runs)", default="")
     parser.addini("modelbench_json", "Results file (as --modelbench-json)", default="")
     parser.addini("modelbench_strict", "Misses fail the session (as --modelbench-strict)", type="bool", default=False)
@@ -153,7 +158,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _option_values(config: pytest.Config) -> dict[str, Any]:
     values = {}
-    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost"):
+    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost", "judge"):
         cli = config.getoption(f"modelbench_{name}")
         values[name] = cli if cli is not None else config.getini(f"modelbench_{name}")
     return values
@@ -294,16 +299,19 @@ class RunState:
     model: str
     run: int
     totals: CallTotals = dataclasses.field(default_factory=CallTotals)
+    judge_totals: CallTotals = dataclasses.field(default_factory=CallTotals)
     quality: float | None = None
     recorded: bool = False
 
     def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
                detail: str | None = None) -> RunRecord:
         fields = self.totals.as_fields()
+        judge = self.judge_totals.as_fields()
         return RunRecord(
             task=self.task, model=self.model, run=self.run, category=self.spec.category,
             difficulty=self.spec.difficulty, weight=self.spec.weight, outcome=outcome,
             quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
+            judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
         )
 
 
@@ -318,6 +326,24 @@ def model(request: pytest.FixtureRequest) -> Any:
             "@pytest.mark.modelbench while --modelbench-models is set", pytrace=False,
         )
     return session.model_for(state)
+
+
+@pytest.fixture
+def judge(request: pytest.FixtureRequest) -> Any:
+    """An LLM judge (``--modelbench-judge``): ``judge.grade(question=, answer=, rubric=)``.
+
+    Its calls are recorded and costed apart from the judged model's. Without a judge
+    configured, tests using it are skipped.
+    """
+    state = request.node.stash.get(run_key, None)
+    session = request.config.stash.get(session_key, None)
+    if state is None or session is None:
+        pytest.fail(
+            f"{request.node.nodeid}: the 'judge' fixture is only available in benchmark runs", pytrace=False,
+        )
+    if session.settings.judge is None:
+        pytest.skip("no judge configured: pass --modelbench-judge=SPEC to grade with an LLM judge")
+    return session.judge_for(state)
 
 
 @pytest.fixture
@@ -373,10 +399,13 @@ class BenchSession:
         self._providers: dict[str, Any] = {}
         self._ledger: Any = None
         self._ledger_dir: str | None = None
+        self._judge_provider: Any = None
         try:
             self.prices, self.self_hosting = self._resolve_prices(options.environ)
             for spec in settings.models:
                 self._providers[spec.name] = build_provider(spec, options, registry)
+            if settings.judge is not None:
+                self._judge_provider = build_provider(settings.judge, options, registry)
         except ConfigError as exc:
             self.close()
             raise pytest.UsageError(str(exc)) from None
@@ -388,21 +417,23 @@ class BenchSession:
 
         table = PriceTable.load(self.settings.tool.get("prices"))
         prices, hosting = {}, {}
-        for spec in self.settings.models:
+        judge = [self.settings.judge] if self.settings.judge is not None else []
+        for spec in [*self.settings.models, *judge]:
             base_url = spec.base_url or (environ.get("OPENAI_BASE_URL") if spec.provider == "openai" else None)
             public = base_url is None or "api.openai.com" in base_url
             prices[spec.name] = table.for_model(
                 spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
             )
             declared = parse_self_hosting(spec.extra, spec.name)
-            if declared is not None:
+            if declared is not None and spec is not self.settings.judge:
                 hosting[spec.name] = declared
         return prices, hosting
 
     def _warn_unknown_prices(self) -> None:
         if self.is_worker:
             return
-        for spec in self.settings.models:
+        judge = [self.settings.judge] if self.settings.judge is not None else []
+        for spec in [*self.settings.models, *judge]:
             if spec.provider not in LOCAL_PROVIDERS and self.prices[spec.name] is None:
                 self.config.issue_config_time_warning(
                     pytest.PytestWarning(
@@ -438,6 +469,9 @@ class BenchSession:
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+        if self._judge_provider is not None:
+            self._judge_provider.close()
+            self._judge_provider = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
@@ -461,6 +495,17 @@ class BenchSession:
         meter = CallMeter(self.prices.get(state.model), self._ledger, free=spec.provider == "echo")
         timeout = state.spec.timeout or self.settings.timeout
         return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals, meter=meter)
+
+    def judge_for(self, state: RunState) -> Any:
+        from ._model import CallMeter, Model
+        from .judge import Judge
+
+        spec = self.settings.judge
+        provider = self._judge_provider
+        meter = CallMeter(self.prices.get(spec.name), self._ledger, free=spec.provider == "echo")
+        model = Model(spec, lambda: provider, run=state.run, timeout=self.settings.timeout,
+                      totals=state.judge_totals, meter=meter)
+        return Judge(spec.name, model.complete)
 
     # -- per run -------------------------------------------------------------------------
 

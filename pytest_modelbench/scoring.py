@@ -118,4 +118,13 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             "input_tokens": _total(table.input_tokens[called]),
             "output_tokens": _total(table.output_tokens[called]),
         }
+        judged = [r for r in records if r.model == name and r.judge_calls]
+        if judged:
+            costs = [r.judge_cost_usd for r in judged]
+            summary[name]["judge"] = {
+                "calls": sum(r.judge_calls for r in judged),
+                "runs": len(judged),
+                "latency_ms_mean": sum(r.judge_latency_ms or 0.0 for r in judged) / len(judged),
+                "cost_usd": None if any(c is None for c in costs) else sum(costs),
+            }
     return summary
