@@ -72,6 +72,7 @@ class Model:
     def __init__(
         self, spec: ModelSpec, provider: Callable[[], Provider], *, run: int,
         timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
+        task: str = "",
     ) -> None:
         self._spec = spec
         self._provider = provider
@@ -79,6 +80,8 @@ class Model:
         self._totals = totals
         self._meter = meter or CallMeter()
         self.run = run
+        self._task = task
+        self._calls_made = 0
 
     @property
     def name(self) -> str:
@@ -93,13 +96,28 @@ class Model:
         max_tokens: int | None = None, temperature: float | None = None, **params: Any,
     ) -> Completion:
         messages = to_messages(prompt_or_messages, system)
-        self._meter.before_call()
-        completion = self._provider().complete(
-            messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
-        )
+        from .cache import CachingProvider
+
+        provider = self._provider()
+        call_index = self._calls_made
+        self._calls_made += 1
+        if isinstance(provider, CachingProvider):
+            served = provider.complete_with_origin(
+                messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout,
+                run=self.run, call_index=call_index, task=self._task,
+                before_call=self._meter.before_call, **params,
+            )
+            completion, cached = served.completion, served.cached
+        else:
+            self._meter.before_call()
+            completion = provider.complete(
+                messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
+            )
+            cached = False
         cost_usd = self._meter.cost(completion)
-        self._meter.after_call(cost_usd)
-        self._totals.add(completion, cost_usd=cost_usd)
+        if not cached:
+            self._meter.after_call(cost_usd)
+        self._totals.add(completion, cost_usd=cost_usd, cached=cached)
         return completion
 
     def __repr__(self) -> str:

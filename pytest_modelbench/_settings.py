@@ -31,6 +31,8 @@ class Settings:
     budget_usd_per_month: float | None = None
     max_cost_usd: float | None = None
     judge: ModelSpec | None = None
+    cache_path: Path | None = None
+    replay_path: Path | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,8 @@ class Settings:
             "budget_usd_per_month": self.budget_usd_per_month,
             "max_cost_usd": self.max_cost_usd,
             "judge": None if self.judge is None else self.judge.describe(),
+            "cache": None if self.cache_path is None else str(self.cache_path),
+            "replay": None if self.replay_path is None else str(self.replay_path),
         }
 
 
@@ -114,12 +118,19 @@ def resolve(
 
     runs = values.get("runs")
     json_path = values.get("json")
+    cache, replay = values.get("cache") or None, values.get("replay") or None
+    if cache and replay:
+        raise ConfigError(
+            f"--modelbench-cache={cache} and --modelbench-replay={replay} exclude each other: "
+            "record with the cache, then replay"
+        )
     volume, budget, max_cost = values.get("volume"), values.get("budget"), values.get("max_cost")
     return Settings(
         models=models,
         runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
-        json_path=None if not json_path else (rootdir / Path(json_path)).resolve()
-        if not Path(json_path).is_absolute() else Path(json_path),
+        json_path=_path(json_path, rootdir),
+        cache_path=_path(cache, rootdir),
+        replay_path=_path(replay, rootdir),
         strict=parse_bool(values.get("strict") or False, "modelbench strict"),
         timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
         retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
@@ -131,3 +142,11 @@ def resolve(
         max_cost_usd=parse_usd(max_cost, "--modelbench-max-cost") if max_cost else None,
         judge=judge,
     )
+
+
+def _path(text: Any, base: Path) -> Path | None:
+    """A path option relative to the invocation directory; None when unset."""
+    if not text:
+        return None
+    path = Path(str(text)).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()

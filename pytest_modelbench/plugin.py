@@ -141,11 +141,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Stop calling models once the session's measured spend reaches this many dollars",
     )
     group.addoption(
+        "--modelbench-cache", dest="modelbench_cache", metavar="PATH", nargs="?",
+        const=".modelbench/cache.sqlite", default=None,
+        help="Read-through response cache (default .modelbench/cache.sqlite); write "
+        "--modelbench-cache=PATH to name another file",
+    )
+    group.addoption(
+        "--modelbench-replay", dest="modelbench_replay", metavar="PATH", default=None,
+        help="Answer only from a response store, opened read-only: no model calls",
+    )
+    group.addoption(
         "--modelbench-judge", dest="modelbench_judge", metavar="SPEC", default=None,
         help="Model behind the 'judge' fixture (LLM-as-judge); any model spec",
     )
     parser.addini("modelbench_models", "Models to benchmark (as --modelbench-models)", default="")
     parser.addini("modelbench_judge", "Judge model spec (as --modelbench-judge)", default="")
+    parser.addini("modelbench_cache", "Response cache file (as --modelbench-cache=PATH)", default="")
+    parser.addini("modelbench_replay", "Replay store file (as --modelbench-replay)", default="")
     parser.addini("modelbench_runs", "Runs per task and model (as --modelbench-runs)", default="")
     parser.addini("modelbench_json", "Results file (as --modelbench-json)", default="")
     parser.addini("modelbench_strict", "Misses fail the session (as --modelbench-strict)", type="bool", default=False)
@@ -158,7 +170,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _option_values(config: pytest.Config) -> dict[str, Any]:
     values = {}
-    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost", "judge"):
+    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost", "judge", "cache", "replay"):
         cli = config.getoption(f"modelbench_{name}")
         values[name] = cli if cli is not None else config.getini(f"modelbench_{name}")
     return values
@@ -400,12 +412,31 @@ class BenchSession:
         self._ledger: Any = None
         self._ledger_dir: str | None = None
         self._judge_provider: Any = None
+        self._store: Any = None
         try:
             self.prices, self.self_hosting = self._resolve_prices(options.environ)
+            from .cache import CachingProvider, ResponseStore
+
+            replay_path, cache_path = settings.replay_path, settings.cache_path
+            if replay_path:
+                self._store = ResponseStore(replay_path, readonly=True)
+            elif cache_path:
+                self._store = ResponseStore(cache_path)
+
+            def make(spec: Any) -> Any:
+                if replay_path:
+                    def never() -> Any:
+                        raise RuntimeError("a replay never builds a provider")
+                    return CachingProvider(never, self._store, spec, replay=True, environ=options.environ)
+                inner = build_provider(spec, options, registry)
+                if cache_path:
+                    return CachingProvider(lambda: inner, self._store, spec, replay=False, environ=options.environ)
+                return inner
+
             for spec in settings.models:
-                self._providers[spec.name] = build_provider(spec, options, registry)
+                self._providers[spec.name] = make(spec)
             if settings.judge is not None:
-                self._judge_provider = build_provider(settings.judge, options, registry)
+                self._judge_provider = make(settings.judge)
         except ConfigError as exc:
             self.close()
             raise pytest.UsageError(str(exc)) from None
@@ -475,6 +506,9 @@ class BenchSession:
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._ledger_dir is not None:
             import shutil
 
@@ -494,7 +528,8 @@ class BenchSession:
                 pytest.skip(str(exc))
         meter = CallMeter(self.prices.get(state.model), self._ledger, free=spec.provider == "echo")
         timeout = state.spec.timeout or self.settings.timeout
-        return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals, meter=meter)
+        return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals, meter=meter,
+                     task=state.task)
 
     def judge_for(self, state: RunState) -> Any:
         from ._model import CallMeter, Model
@@ -504,7 +539,7 @@ class BenchSession:
         provider = self._judge_provider
         meter = CallMeter(self.prices.get(spec.name), self._ledger, free=spec.provider == "echo")
         model = Model(spec, lambda: provider, run=state.run, timeout=self.settings.timeout,
-                      totals=state.judge_totals, meter=meter)
+                      totals=state.judge_totals, meter=meter, task=state.task)
         return Judge(spec.name, model.complete)
 
     # -- per run -------------------------------------------------------------------------
