@@ -11,6 +11,9 @@ from ._specs import ModelSpec
 from .providers import Provider
 
 
+RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout"})
+
+
 class CallMeter:
     """Prices each call and keeps the session's spend under ``--modelbench-max-cost``.
 
@@ -95,6 +98,10 @@ class Model:
         self, prompt_or_messages: str | Sequence[dict[str, Any]], *, system: str | None = None,
         max_tokens: int | None = None, temperature: float | None = None, **params: Any,
     ) -> Completion:
+        reserved = sorted(set(params) & RESERVED_PARAMS)
+        if reserved:
+            raise TypeError(f"model.complete() got reserved parameter {reserved[0]!r}; "
+                            f"these are set by pytest-modelbench: {', '.join(sorted(RESERVED_PARAMS))}")
         messages = to_messages(prompt_or_messages, system)
         from .cache import CachingProvider
 
