@@ -14,6 +14,7 @@ from ._exceptions import (
 )
 from ._records import RunRecord
 from ._specs import ModelSpec
+from .datasets import Task, TaskList, tasks_from_csv, tasks_from_jsonl
 from .providers import ProviderOptions
 
 __version__ = "0.1.0"
@@ -30,5 +31,9 @@ __all__ = [
     "ProviderOptions",
     "RunRecord",
     "SpecError",
+    "Task",
+    "TaskList",
     "__version__",
+    "tasks_from_csv",
+    "tasks_from_jsonl",
 ]

@@ -265,6 +265,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     )
 
 
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Dataset tasks (``tasks_from_jsonl`` / ``tasks_from_csv``) are shown by their ids."""
+    task_type = sys.modules.get("pytest_modelbench.datasets")
+    if task_type is not None and isinstance(val, task_type.Task):
+        return val.id
+    return None
+
+
 def _task_id(nodeid: str, own_id: str) -> str:
     """The node id without the model/run part of its parametrization."""
     base, bracket, params = nodeid.partition("[")
