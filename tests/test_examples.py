@@ -45,3 +45,25 @@ def test_conftest_example_configures_a_team_suite(pytester: pytest.Pytester) -> 
     assert models["rules"]["pass_rate"] == 1.0
     assert models["echo"]["pass_rate"] == 0.0
     assert set(models["rules"]["categories"]) == {"refunds"}
+
+
+def test_offline_example_suite(pytester: pytest.Pytester) -> None:
+    """The README's offline benchmark: the example suite against echo and the rule-based baseline."""
+    examples = ROOT / "docs" / "examples"
+    result = pytester.runpytest_subprocess(
+        str(examples), "-p", "no:cacheprovider",
+        "--modelbench-models=echo,python:baseline_model:answer", "--modelbench-json=results.json",
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*modelbench summary*", "*1*python:baseline_model*", "*2*echo*"])
+    document = json.loads((pytester.path / "results.json").read_text())
+    baseline = document["models"]["python:baseline_model:answer"]
+    echo = document["models"]["echo"]
+    assert baseline["score"] > echo["score"] + 20
+    # what the rule-based baseline can and cannot do
+    assert baseline["categories"]["accuracy"]["score"] == 100.0
+    assert baseline["categories"]["coding"]["score"] == 0.0
+    assert 0 < baseline["categories"]["safety"]["score"] < 100  # it over-refuses a harmless question
+    categories = {run["category"] for run in document["runs"]}
+    assert categories == {"accuracy", "quality", "safety", "reasoning", "coding", "instruction_following"}
+    assert not any(run["outcome"] == "error" for run in document["runs"])

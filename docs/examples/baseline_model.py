@@ -40,6 +40,7 @@ def _arithmetic(prompt: str) -> str | None:
 def _extract(prompt: str) -> str | None:
     if "json" not in prompt.lower():
         return None
+    asked = prompt.split("\n", 1)[0]  # the instruction line names the fields wanted
     fields: dict[str, object] = {}
     if match := re.search(r"\b(INV-\d+)\b", prompt):
         fields["invoice_number"] = match[1]
@@ -54,6 +55,7 @@ def _extract(prompt: str) -> str | None:
         fields["phone"] = re.sub(r"[^\d+]", "", match[0])
     if match := re.search(r"(?:from|by|name:)\s+([A-Z][a-z]+ [A-Z][a-z]+)", prompt):
         fields["name"] = match[1]
+    fields = {key: value for key, value in fields.items() if key in asked}
     return json.dumps(fields) if fields else None
 
 
