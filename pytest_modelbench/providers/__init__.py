@@ -61,9 +61,11 @@ def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
         raise SpecError(
             f"model {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set"
         )
+    params = dict(spec.params)
+    stream = params.pop("stream", True)
     return OpenAIProvider(
         spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
-        max_retries=options.retries, params=dict(spec.params),
+        max_retries=options.retries, params=params, stream=bool(stream),
     )
 
 
