@@ -399,7 +399,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 # --------------------------------------------------------------------------- session
 
 
-LOCAL_PROVIDERS = ("echo", "python")
+LOCAL_PROVIDERS = ("echo", "ollama", "python")
 
 
 class BenchSession:
@@ -459,7 +459,7 @@ class BenchSession:
         judge = [self.settings.judge] if self.settings.judge is not None else []
         for spec in [*self.settings.models, *judge]:
             base_url = spec.base_url or (environ.get("OPENAI_BASE_URL") if spec.provider == "openai" else None)
-            public = base_url is None or "api.openai.com" in base_url
+            public = spec.provider not in LOCAL_PROVIDERS and (base_url is None or "api.openai.com" in base_url)
             prices[spec.name] = table.for_model(
                 spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
             )

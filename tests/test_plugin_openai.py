@@ -130,3 +130,32 @@ def test_spend_cap(pytester: pytest.Pytester, server: FakeOpenAI, workers: list[
     skipped = [run for run in document["runs"] if run["outcome"] == "skipped"]
     assert len(skipped) == 20 - calculator.calls
     assert all("spend cap reached" in run["detail"] for run in skipped)
+
+
+@pytest.mark.parametrize(
+    ("spec", "environ", "url"),
+    [
+        ("ollama:llama3.1", {}, "http://127.0.0.1:11434/v1"),
+        ("ollama:llama3.1", {"OLLAMA_HOST": "0.0.0.0:9999"}, "http://127.0.0.1:9999/v1"),
+        ("ollama:llama3.1", {"OLLAMA_HOST": "https://gpu-box:11434/"}, "https://gpu-box:11434/v1"),
+        ("ollama:llama3.1@http://10.1.2.3:8080/v1", {"OLLAMA_HOST": "ignored:1"}, "http://10.1.2.3:8080/v1"),
+    ],
+)
+def test_ollama_base_url(spec: str, environ: dict, url: str) -> None:
+    from pytest_modelbench._specs import parse_spec
+    from pytest_modelbench.providers import BUILTIN_PROVIDERS, ollama_base_url
+
+    assert ollama_base_url(parse_spec(spec, BUILTIN_PROVIDERS), environ) == url
+
+
+def test_ollama_provider_against_local_server(pytester: pytest.Pytester, server: FakeOpenAI, monkeypatch) -> None:
+    calculator = Calculator()
+    server.always(calculator)
+    monkeypatch.setenv("OLLAMA_HOST", server.url.removesuffix("/v1"))
+    pytester.makepyfile(SUITE.format(runs=1))
+    result = pytester.runpytest_subprocess("--modelbench-models=ollama:qwen2.5", "--modelbench-json=r.json")
+    assert result.ret == 0
+    result.stdout.no_fnmatch_line("*no price known*")  # a local model: unknown cost, no warning
+    assert calculator.calls == 2 and server.requests[0].path == "/v1/chat/completions"
+    assert "authorization" not in server.requests[0].headers
+    assert json.loads((pytester.path / "r.json").read_text())["models"]["ollama:qwen2.5"]["passed"] == 1

@@ -69,8 +69,36 @@ def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
     )
 
 
+OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"
+
+
+def ollama_base_url(spec: ModelSpec, environ: Mapping[str, str]) -> str:
+    """``@URL`` of the spec, else ``$OLLAMA_HOST`` (``host:port`` or a URL) + ``/v1``, else local."""
+    if spec.base_url:
+        return spec.base_url
+    host = (environ.get("OLLAMA_HOST") or "").strip() or OLLAMA_DEFAULT_HOST
+    if "://" not in host:
+        host = f"http://{host}"
+    if host.startswith("http://0.0.0.0"):  # the server's listen address: reach it on loopback
+        host = host.replace("0.0.0.0", "127.0.0.1", 1)
+    return host.rstrip("/") + "/v1"
+
+
+def _ollama(spec: ModelSpec, options: ProviderOptions) -> Provider:
+    """Ollama's OpenAI-compatible endpoint; no API key."""
+    from .openai import OpenAIProvider
+
+    params = dict(spec.params)
+    stream = params.pop("stream", True)
+    return OpenAIProvider(
+        spec.model, base_url=ollama_base_url(spec, options.environ), api_key=None,
+        timeout=options.timeout, max_retries=options.retries, params=params, stream=bool(stream),
+    )
+
+
 BUILTIN_PROVIDERS: dict[str, ProviderFactory] = {
     "echo": _echo,
+    "ollama": _ollama,
     "openai": _openai,
     "python": _python,
 }
