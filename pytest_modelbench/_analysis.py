@@ -31,6 +31,26 @@ TRADEOFF_POINTS = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CompareSettings:
+    """How models are compared: significance level, headline ranking, seeded resampling."""
+
+    alpha: float = 0.05
+    rank: str = "weighted"
+    pair: tuple[str, str] | None = None
+    seed: int = 0
+    bootstrap: int = 200
+
+
+@dataclasses.dataclass(slots=True)
+class Analysis:
+    """The JSON-ready ``document`` and the objects the terminal renders rows from."""
+
+    document: dict[str, Any]
+    comparison: Any = None
+    pair: Any = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CostSettings:
     prices: Mapping[str, ModelPrice | None] = dataclasses.field(default_factory=dict)
     self_hosting: Mapping[str, SelfHosting] = dataclasses.field(default_factory=dict)
@@ -51,17 +71,35 @@ def _finite(value: Any) -> Any:
 
 def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
             category_weights: Mapping[str, float],
-            cost: CostSettings | None = None) -> dict[str, Any]:
-    """The analysis blocks of the results document."""
+            cost: CostSettings | None = None, compare: CompareSettings | None = None) -> Analysis:
+    """The analysis blocks of the results document, and the comparison objects behind them."""
+    from .comparison import compare as compare_models
+    from .comparison import compare_pair
+
     cost = cost or CostSettings()
+    compare = compare or CompareSettings()
     summary = summarise(records, category_weights, models)
     table = RunTable.from_records(records, models)
     document: dict[str, Any] = {"models": summary}
-    _add_costs(document, table, cost)
-    return _finite(document)
+    per_task = _add_costs(document, table, cost)
+    latency = {name: (summary[name]["latency_ms"] or {}).get("p50") for name in table.models}
+    report = compare_models(
+        table, category_weights, alpha=compare.alpha, seed=compare.seed, bootstrap=compare.bootstrap,
+        costs=per_task, latency_p50=latency,
+    )
+    blocks = report.to_dict()
+    document["rankings"] = {"headline": compare.rank, **blocks["rankings"]}
+    document["comparisons"] = blocks["head_to_head"]
+    document["consistency"] = blocks["consistency"]
+    pair = None
+    if compare.pair is not None and all(name in table.models for name in compare.pair):
+        pair = compare_pair(table, *compare.pair, category_weights, alpha=compare.alpha, seed=compare.seed)
+        document["compare"] = pair.to_dict()
+    return Analysis(document=_finite(document), comparison=report, pair=pair)
 
 
-def _add_costs(document: dict[str, Any], table: RunTable, settings: CostSettings) -> None:
+def _add_costs(document: dict[str, Any], table: RunTable, settings: CostSettings) -> dict[str, float | None]:
+    """Add each model's ``cost`` block and the ``tradeoff``/``budget`` blocks; cost per task."""
     summary = document["models"]
     scores = {name: summary[name]["score"] for name in table.models}
     costs = summarize_costs(table, table.cost_usd, cached=table.cached, scores=scores)
@@ -107,3 +145,4 @@ def _add_costs(document: dict[str, Any], table: RunTable, settings: CostSettings
         }
     if settings.max_cost_usd is not None:
         document.setdefault("budget", {})["max_cost_usd"] = settings.max_cost_usd
+    return per_task

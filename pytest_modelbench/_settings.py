@@ -33,6 +33,9 @@ class Settings:
     judge: ModelSpec | None = None
     cache_path: Path | None = None
     replay_path: Path | None = None
+    alpha: float = 0.05
+    rank: str = "weighted"
+    compare: tuple[str, str] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,8 @@ class Settings:
             "judge": None if self.judge is None else self.judge.describe(),
             "cache": None if self.cache_path is None else str(self.cache_path),
             "replay": None if self.replay_path is None else str(self.replay_path),
+            "alpha": self.alpha,
+            "rank": self.rank,
         }
 
 
@@ -141,6 +146,9 @@ def resolve(
         budget_usd_per_month=parse_budget(budget, "--modelbench-budget") if budget else None,
         max_cost_usd=parse_usd(max_cost, "--modelbench-max-cost") if max_cost else None,
         judge=judge,
+        alpha=parse_alpha(values.get("alpha")),
+        rank=parse_rank(values.get("rank")),
+        compare=parse_compare(values.get("compare"), [spec.name for spec in models]),
     )
 
 
@@ -150,3 +158,42 @@ def _path(text: Any, base: Path) -> Path | None:
         return None
     path = Path(str(text)).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
+
+
+RANK_METHODS = ("weighted", "bradley_terry", "elo", "borda", "pareto")
+
+
+def parse_alpha(text: Any) -> float:
+    if text in (None, ""):
+        return 0.05
+    try:
+        alpha = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"modelbench alpha {text!r} is not a number; it must be in (0, 1), e.g. 0.05") from None
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"modelbench alpha {text!r} is not allowed; it must be in (0, 1), e.g. 0.05")
+    return alpha
+
+
+def parse_rank(text: Any) -> str:
+    if text in (None, ""):
+        return "weighted"
+    method = str(text).strip().lower().replace("-", "_")
+    if method not in RANK_METHODS:
+        raise ConfigError(f"modelbench rank {text!r} is not one of: {', '.join(RANK_METHODS)}")
+    return method
+
+
+def parse_compare(text: Any, models: list[str]) -> tuple[str, str] | None:
+    if text in (None, ""):
+        return None
+    names = [part.strip() for part in str(text).split(",")]
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise ConfigError(f"--modelbench-compare {text!r} must name two different models: A,B")
+    unknown = [name for name in names if name not in models]
+    if unknown:
+        raise ConfigError(
+            f"--modelbench-compare names {unknown[0]!r}, which is not a configured model; "
+            f"configured: {', '.join(models) or 'none'}"
+        )
+    return names[0], names[1]

@@ -168,19 +168,72 @@ def _cost_lines(document: Mapping[str, Any], order: Sequence[str]) -> list[str]:
     return lines
 
 
-def summary_lines(document: Mapping[str, Any], records: Sequence[Any], weights: Mapping[str, float],
+def _ranking_lines(analysis: Any, headline: str) -> list[str]:
+    from .rankings import ranking_rows
+
+    ranking = analysis.comparison.rankings.ranking(headline)
+    rows = ranking_rows(ranking)
+    lines = [f"--- modelbench ranking: {headline}",
+             *table(rows[0], rows[1:], ("right", "left", "right", "left")).splitlines()]
+    if ranking.note:
+        lines.append(ranking.note)
+    return lines
+
+
+def _head_to_head_lines(analysis: Any, verbosity: int) -> list[str]:
+    h2h = analysis.comparison.head_to_head
+    if len(h2h.models) < 2:
+        return []
+    lines = [f"--- modelbench head-to-head (Holm-adjusted, alpha {h2h.alpha:g})"]
+    for block in h2h.matrix_rows(width=100):
+        lines += table(block[0], block[1:], ("left", *("center",) * (len(block[0]) - 1))).splitlines()
+    lines.append("row vs column: ++/-- significantly better/worse, +/- slightly, = no significant difference")
+    if verbosity > 0 or len(h2h.models) <= 4:
+        rows = h2h.rows()
+        lines += ["", *table(rows[0], rows[1:], ("left",) * len(rows[0])).splitlines()]
+    return lines
+
+
+def _consistency_lines(analysis: Any) -> list[str]:
+    rows = analysis.comparison.consistency.rows()
+    return ["--- modelbench consistency",
+            *table(rows[0], rows[1:], ("left", *("right",) * (len(rows[0]) - 1))).splitlines()]
+
+
+def _pair_lines(analysis: Any) -> list[str]:
+    pair = analysis.pair
+    if pair is None:
+        return []
+    rows = pair.rows()
+    lines = [f"--- modelbench compare: A = {pair.model_a}, B = {pair.model_b}",
+             *table(rows[0], rows[1:], ("left",) * len(rows[0])).splitlines()]
+    disagreements = pair.disagreement_rows()
+    if len(disagreements) > 1:
+        lines += ["", "tasks where they disagree most:",
+                  *table(disagreements[0], disagreements[1:], ("left",) * len(disagreements[0])).splitlines()]
+    return lines
+
+
+def summary_lines(analysis: Any, records: Sequence[Any], weights: Mapping[str, float],
                   *, verbosity: int = 0) -> list[str]:
     """All lines of the terminal summary; a line ``--- title`` starts a sub-section.
 
-    ``-q`` (verbosity < 0) shows the model table only; ``-v`` also lists every miss and error.
+    ``-q`` (verbosity < 0) shows the headline ranking only; ``-v`` also lists every pair's
+    comparison and every miss and error.
     """
+    document = analysis.document
+    headline = document["rankings"]["headline"]
+    if verbosity < 0:
+        return _ranking_lines(analysis, headline)[1:]
     models = document["models"]
     order = _order(models)
     lines = model_table(models, order).splitlines()
-    if verbosity < 0:
-        return lines
     lines += ["", *category_table(models, order, weights).splitlines()]
+    lines += _ranking_lines(analysis, headline)
+    lines += _head_to_head_lines(analysis, verbosity)
+    lines += _consistency_lines(analysis)
     lines += _cost_lines(document, order)
+    lines += _pair_lines(analysis)
     misses = [r for r in records if r.outcome in ("failed", "error")]
     if misses and verbosity > 0:
         lines.append("--- modelbench misses and errors")

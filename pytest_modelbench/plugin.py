@@ -151,11 +151,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Answer only from a response store, opened read-only: no model calls",
     )
     group.addoption(
+        "--modelbench-rank", dest="modelbench_rank", default=None,
+        metavar="weighted|bradley_terry|elo|borda|pareto",
+        help="Ranking shown as the headline (all are computed; default weighted)",
+    )
+    group.addoption(
+        "--modelbench-alpha", dest="modelbench_alpha", metavar="ALPHA", default=None,
+        help="Significance level of comparisons after Holm adjustment (default 0.05)",
+    )
+    group.addoption(
+        "--modelbench-compare", dest="modelbench_compare", metavar="A,B", default=None,
+        help="Print a detailed head-to-head report of two models",
+    )
+    group.addoption(
         "--modelbench-judge", dest="modelbench_judge", metavar="SPEC", default=None,
         help="Model behind the 'judge' fixture (LLM-as-judge); any model spec",
     )
     parser.addini("modelbench_models", "Models to benchmark (as --modelbench-models)", default="")
     parser.addini("modelbench_judge", "Judge model spec (as --modelbench-judge)", default="")
+    parser.addini("modelbench_rank", "Headline ranking (as --modelbench-rank)", default="")
+    parser.addini("modelbench_alpha", "Significance level (as --modelbench-alpha)", default="")
+    parser.addini("modelbench_compare", "Two models to compare in detail (as --modelbench-compare)", default="")
     parser.addini("modelbench_cache", "Response cache file (as --modelbench-cache=PATH)", default="")
     parser.addini("modelbench_replay", "Replay store file (as --modelbench-replay)", default="")
     parser.addini("modelbench_runs", "Runs per task and model (as --modelbench-runs)", default="")
@@ -170,7 +186,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _option_values(config: pytest.Config) -> dict[str, Any]:
     values = {}
-    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost", "judge", "cache", "replay"):
+    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost", "judge", "cache", "replay", "rank", "alpha", "compare"):
         cli = config.getoption(f"modelbench_{name}")
         values[name] = cli if cli is not None else config.getini(f"modelbench_{name}")
     return values
@@ -412,6 +428,7 @@ class BenchSession:
         self.settings = settings
         self.records: list[RunRecord] = []
         self.document: dict[str, Any] | None = None
+        self.analysis: Any = None
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.is_worker = hasattr(config, "workerinput")
         options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
@@ -613,7 +630,7 @@ class BenchSession:
         if self.is_worker:
             return
         from . import __version__
-        from ._analysis import CostSettings, analyse
+        from ._analysis import CompareSettings, CostSettings, analyse
         from ._results import build_document, build_meta, write_json_atomic
 
         self.records.sort(key=sort_key)
@@ -621,7 +638,7 @@ class BenchSession:
             return
         settings = self.settings
         names = [spec.name for spec in settings.models]
-        self.document = analyse(
+        self.analysis = analyse(
             self.records, models=names, category_weights=settings.categories,
             cost=CostSettings(
                 prices=self.prices, self_hosting=self.self_hosting,
@@ -629,7 +646,9 @@ class BenchSession:
                 budget_usd_per_month=settings.budget_usd_per_month,
                 max_cost_usd=settings.max_cost_usd,
             ),
+            compare=CompareSettings(alpha=settings.alpha, rank=settings.rank, pair=settings.compare),
         )
+        self.document = self.analysis.document
         if self._ledger is not None:
             self.document.setdefault("budget", {})["session_spend"] = self._ledger.snapshot().to_dict()
         if settings.json_path is not None:
@@ -652,7 +671,7 @@ class BenchSession:
 
         terminalreporter.write_sep("=", "modelbench summary")
         for line in summary_lines(
-            self.document, self.records, self.settings.categories,
+            self.analysis, self.records, self.settings.categories,
             verbosity=self.config.get_verbosity(),
         ):
             if line.startswith("--- "):

@@ -294,7 +294,7 @@ def test_named_models_from_pyproject(pytester: pytest.Pytester) -> None:
     pytester.syspathinsert()
     pytester.makepyfile(ADDITION)
     result = pytester.runpytest("--modelbench-models=baseline", "-q")
-    result.stdout.fnmatch_lines(["*1  baseline*100% [[]74-100[]]*11/0/0*", "12 passed*"])
+    result.stdout.fnmatch_lines(["#*model*score*95% interval", "*1*baseline*95.0*", "12 passed*"])  # -q: ranking only
 
 
 @pytest.mark.parametrize(
@@ -429,3 +429,64 @@ def test_custom_provider_listed_in_errors_and_clash_refused(pytester: pytest.Pyt
     result = pytester.runpytest("--modelbench-models=echo")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*provider prefix 'openai' from *conftest.py is already registered by pytest-modelbench*"])
+
+
+COMPARE_SUITE = """
+import pytest
+
+@pytest.mark.modelbench(category="accuracy", runs=2)
+@pytest.mark.parametrize("i", range(12))
+def test_task(model, i):
+    assert model.complete(f"task {i}").text.endswith("ok")
+"""
+
+STRONG_WEAK = """
+def strong(prompt):
+    return prompt + " ok"
+
+def weak(prompt):
+    return prompt + (" ok" if prompt.endswith("0") else " no")
+"""
+
+
+def test_rankings_comparisons_and_consistency(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=COMPARE_SUITE, agents=STRONG_WEAK)
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    result = pytester.runpytest(
+        "--modelbench-models=python:agents:strong,python:agents:weak,echo", "--modelbench-json=r.json",
+        "--modelbench-rank=bradley_terry", "--modelbench-compare=python:agents:strong,python:agents:weak",
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*modelbench ranking: bradley_terry*",
+        "*modelbench head-to-head*",
+        "*modelbench consistency*",
+        "*modelbench compare: A = python:agents:strong, B = python:agents:weak*",
+    ])
+    document = json.loads((pytester.path / "r.json").read_text())
+    assert document["rankings"]["headline"] == "bradley_terry"
+    assert document["rankings"]["orders"]["weighted"][0] == "python:agents:strong"
+    verdicts = {(c["model_a"], c["model_b"]): c["verdict"] for c in document["comparisons"]["overall"]}
+    # strong passes 12/12 tasks, weak 2/12 (i = 0, 10): a large difference, significant after Holm
+    assert verdicts[("python:agents:strong", "python:agents:weak")] == "significantly better"
+    weak = document["consistency"]["python:agents:weak"]
+    # deterministic models: every task's runs agree; pass^k at k = 2 is the pass rate, 2/12
+    assert weak["disagreement"] == 0.0 and weak["pass_hat_k"] == pytest.approx(2 / 12)
+    assert weak["score"] == 100.0
+    assert document["compare"]["model_a"] == "python:agents:strong"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--modelbench-rank=best"], "*modelbench rank 'best' is not one of: weighted, bradley_terry, elo, borda, pareto*"),
+        (["--modelbench-alpha=1.5"], "*modelbench alpha '1.5' is not allowed; it must be in (0, 1)*"),
+        (["--modelbench-compare=echo,nope"], "*--modelbench-compare names 'nope', which is not a configured model*"),
+        (["--modelbench-compare=echo"], "*--modelbench-compare 'echo' must name two different models: A,B*"),
+    ],
+)
+def test_bad_comparison_options(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile(COMPARE_SUITE)
+    result = pytester.runpytest("--modelbench-models=echo", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
