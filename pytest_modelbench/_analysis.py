@@ -78,8 +78,8 @@ def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
 
     cost = cost or CostSettings()
     compare = compare or CompareSettings()
-    summary = summarise(records, category_weights, models)
     table = RunTable.from_records(records, models)
+    summary = summarise(records, category_weights, models, table)
     document: dict[str, Any] = {"models": summary}
     per_task = _add_costs(document, table, cost)
     latency = {name: (summary[name]["latency_ms"] or {}).get("p50") for name in table.models}

@@ -62,12 +62,15 @@ class RunRecord:
         return self.outcome == "passed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+        return cls(**{key: value for key, value in data.items() if key in _FIELD_SET})
+
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(RunRecord))
+_FIELD_SET = frozenset(_FIELDS)
 
 
 def sort_key(record: RunRecord) -> tuple[str, str, int]:

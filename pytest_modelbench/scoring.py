@@ -74,18 +74,31 @@ def _clean(value: float) -> float | None:
 
 
 def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float],
-              models: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The ``models`` block of the results file: one entry per model, JSON builtins only."""
+              models: Sequence[str] | None = None, table: RunTable | None = None) -> dict[str, dict[str, Any]]:
+    """The ``models`` block of the results file: one entry per model, JSON builtins only.
+
+    ``table`` is ``RunTable.from_records(records, models)`` when the caller has it already.
+    """
     names = list(models) if models is not None else sorted({r.model for r in records})
-    table = RunTable.from_records(records, names)
+    if table is None:
+        table = RunTable.from_records(records, names)
     cat_score, cat_pass, cat_tasks = category_scores(table)
     overall = overall_scores(cat_score, table.categories, category_weights)
-    counts = {name: dict.fromkeys(("runs", "passed", "failed", "errors", "skipped"), 0) for name in names}
-    outcome_key = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
-    for record in records:
-        if record.model in counts:
-            counts[record.model]["runs"] += 1
-            counts[record.model][outcome_key[record.outcome]] += 1
+    by_outcome = np.zeros((table.n_models, 3), dtype=np.int64)
+    np.add.at(by_outcome, (table.model, table.outcome.astype(np.int64)), 1)
+    skipped: dict[str, int] = {}
+    judged: dict[str, list[RunRecord]] = {}
+    for record in records:  # one pass for what the table leaves out: skips and judge calls
+        if record.outcome == "skipped":
+            skipped[record.model] = skipped.get(record.model, 0) + 1
+        if record.judge_calls:
+            judged.setdefault(record.model, []).append(record)
+    counts = {}
+    for i, name in enumerate(names):
+        passed, failed, errors = (int(value) for value in by_outcome[i])
+        count_skipped = skipped.get(name, 0)
+        counts[name] = {"runs": passed + failed + errors + count_skipped, "passed": passed,
+                        "failed": failed, "errors": errors, "skipped": count_skipped}
     cat_runs = np.zeros((table.n_models, len(table.categories)), dtype=np.int64)
     np.add.at(cat_runs, (table.model, table.task_category[table.task]), 1)
 
@@ -118,13 +131,13 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             "input_tokens": _total(table.input_tokens[called]),
             "output_tokens": _total(table.output_tokens[called]),
         }
-        judged = [r for r in records if r.model == name and r.judge_calls]
-        if judged:
-            costs = [r.judge_cost_usd for r in judged]
+        if name in judged:
+            runs = judged[name]
+            costs = [r.judge_cost_usd for r in runs]
             summary[name]["judge"] = {
-                "calls": sum(r.judge_calls for r in judged),
-                "runs": len(judged),
-                "latency_ms_mean": sum(r.judge_latency_ms or 0.0 for r in judged) / len(judged),
+                "calls": sum(r.judge_calls for r in runs),
+                "runs": len(runs),
+                "latency_ms_mean": sum(r.judge_latency_ms or 0.0 for r in runs) / len(runs),
                 "cost_usd": None if any(c is None for c in costs) else sum(costs),
             }
     return summary
