@@ -15,6 +15,9 @@ class Completion:
     byte, ``ttft_ms`` request sent to the first non-empty content (None when the call did not
     stream or produced no content); both are measured with ``time.perf_counter``.
     ``raw`` is the provider's final response payload (a dict of builtins) for inspection.
+    ``cached_input_tokens`` (the part of ``input_tokens`` read from a prompt cache) and
+    ``reasoning_tokens`` (the part of ``output_tokens`` spent thinking) are None when not
+    reported; cost analysis prices them when they are.
     """
 
     text: str
@@ -24,6 +27,8 @@ class Completion:
     ttft_ms: float | None = None
     finish_reason: str | None = None
     raw: Any = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
     def __str__(self) -> str:
         return self.text

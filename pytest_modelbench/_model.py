@@ -38,7 +38,14 @@ class CallMeter:
             return None
         from .cost import run_cost
 
-        return run_cost(self.price, completion.input_tokens, completion.output_tokens)
+        try:
+            return run_cost(
+                self.price, completion.input_tokens, completion.output_tokens,
+                cached_input_tokens=completion.cached_input_tokens,
+                reasoning_tokens=completion.reasoning_tokens,
+            )
+        except ValueError:  # counts that contradict each other: the cost is unknown
+            return None
 
     def after_call(self, cost_usd: float | None) -> None:
         if self.ledger is not None:

@@ -159,3 +159,24 @@ def test_ollama_provider_against_local_server(pytester: pytest.Pytester, server:
     assert calculator.calls == 2 and server.requests[0].path == "/v1/chat/completions"
     assert "authorization" not in server.requests[0].headers
     assert json.loads((pytester.path / "r.json").read_text())["models"]["ollama:qwen2.5"]["passed"] == 1
+
+
+def test_cached_and_reasoning_tokens_are_priced(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
+    from fake_openai import chunk, sse
+
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500,
+             "prompt_tokens_details": {"cached_tokens": 800},
+             "completion_tokens_details": {"reasoning_tokens": 300}}
+    parts = (sse(chunk(role="assistant", content="")), sse(chunk("5")), sse(chunk(finish_reason="stop")),
+             sse(chunk(no_choices=True, usage=usage)), sse("[DONE]"))
+    server.always(Reply(parts=parts, content_type="text/event-stream", chunked=True))
+    pytester.makepyprojecttoml("""
+        [tool.modelbench.prices]
+        calc = { input = 2.0, cached_input = 0.5, output = 10.0 }
+    """)
+    pytester.makepyfile(SUITE.format(runs=1))
+    result = pytester.runpytest_subprocess(f"--modelbench-models=openai:calc@{server.url}", "--modelbench-json=r.json")
+    assert result.ret == 0
+    run = json.loads((pytester.path / "r.json").read_text())["runs"][0]
+    # (1000 - 800) * 2 + 800 * 0.5 + 500 * 10 (reasoning tokens are inside completion_tokens) per 1M tokens
+    assert run["cost_usd"] == pytest.approx((200 * 2.0 + 800 * 0.5 + 500 * 10.0) / 1e6)

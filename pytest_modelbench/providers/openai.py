@@ -394,6 +394,8 @@ class OpenAIProvider:
             ttft_ms=None,
             finish_reason=_str_or_none(choice.get("finish_reason")),
             raw=payload,
+            cached_input_tokens=_detail_count(usage, "prompt_tokens_details", "cached_tokens"),
+            reasoning_tokens=_detail_count(usage, "completion_tokens_details", "reasoning_tokens"),
         )
 
 
@@ -547,6 +549,8 @@ class _StreamAssembly:
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=first.finish_reason,
             raw=raw,
+            cached_input_tokens=_detail_count(self.usage, "prompt_tokens_details", "cached_tokens"),
+            reasoning_tokens=_detail_count(self.usage, "completion_tokens_details", "reasoning_tokens"),
         )
 
 
@@ -628,6 +632,13 @@ def _token_count(usage: Any, name: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
+
+
+def _detail_count(usage: Any, details: str, name: str) -> int | None:
+    """A count inside ``usage[details]`` (e.g. prompt_tokens_details.cached_tokens), or None."""
+    if not isinstance(usage, Mapping):
+        return None
+    return _token_count(usage.get(details), name)
 
 
 def _str_or_none(value: Any) -> str | None:
