@@ -490,3 +490,63 @@ def test_bad_comparison_options(pytester: pytest.Pytester, args: list[str], mess
     result = pytester.runpytest("--modelbench-models=echo", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+PRICED = """
+import time
+
+def hosted(prompt):
+    return {"text": prompt + " ok", "input_tokens": 100, "output_tokens": 50}
+
+def local(prompt):
+    time.sleep(0.01)
+    return {"text": prompt + " ok", "input_tokens": 100, "output_tokens": 50}
+"""
+
+
+def test_volume_budget_and_self_hosted_cost(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=COMPARE_SUITE, pricedmodels=PRICED)
+    pytester.makepyprojecttoml("""
+        [tool.pytest.ini_options]
+        pythonpath = ["."]
+
+        [tool.modelbench.models.hosted]
+        provider = "python"
+        model = "pricedmodels:hosted"
+        price = { input = 1.0, output = 2.0 }
+
+        [tool.modelbench.models.local]
+        provider = "python"
+        model = "pricedmodels:local"
+        gpu_hourly_usd = 2.0
+        gpus = 1
+    """)
+    result = pytester.runpytest(
+        "--modelbench-models=hosted,local", "--modelbench-volume=10000/day", "--modelbench-budget=100/month",
+        "--modelbench-json=r.json",
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*modelbench cost*", "*hosted*fits*", "*self-hosted local:*per 1M output tokens*"])
+    document = json.loads((pytester.path / "r.json").read_text())
+    per_task = (100 * 1.0 + 50 * 2.0) / 1e6
+    hosted = document["models"]["hosted"]["cost"]
+    assert hosted["cost_per_task_usd"] == pytest.approx(per_task)
+    projection = document["budget"]["models"]["hosted"]
+    assert projection["monthly_usd"] == pytest.approx(10_000 * 365.25 / 12 * per_task)
+    assert projection["budget"]["fits"] is True  # $60.88 a month
+    assert document["budget"]["models"]["local"] is None  # a price is unknown: no projection
+    tco = document["models"]["local"]["cost"]["self_hosted"]
+    assert tco["monthly_usd"] == pytest.approx(2.0 * 24 * 365.25 / 12)
+    even = tco["break_even"]["hosted"]["tasks_per_day"]
+    assert even == pytest.approx(tco["monthly_usd"] / (365.25 / 12 * per_task))
+    assert document["tradeoff"]["unknown_cost"] == ["local"]
+
+
+def test_bad_cost_options(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(COMPARE_SUITE)
+    result = pytester.runpytest("--modelbench-models=echo", "--modelbench-volume=5/fortnight")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--modelbench-volume*fortnight*"])
+    result = pytester.runpytest("--modelbench-models=echo", "--modelbench-max-cost=-3")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--modelbench-max-cost*-3*"])
