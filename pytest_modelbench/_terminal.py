@@ -196,8 +196,15 @@ def _head_to_head_lines(analysis: Any, verbosity: int) -> list[str]:
 
 def _consistency_lines(analysis: Any) -> list[str]:
     rows = analysis.comparison.consistency.rows()
-    return ["--- modelbench consistency",
-            *table(rows[0], rows[1:], ("left", *("right",) * (len(rows[0]) - 1))).splitlines()]
+    lines = ["--- modelbench consistency",
+             *table(rows[0], rows[1:], ("left", *("right",) * (len(rows[0]) - 1))).splitlines()]
+    models = analysis.document["models"]
+    for name, summary in models.items():
+        block = summary.get("pass_at_k")
+        if block:
+            values = ", ".join(f"{key} {100 * value:.1f}%" for key, value in block.items() if key.startswith("pass@"))
+            lines.append(f"coding {_short(name, 24)}: {values} over {block['tasks']} tasks")
+    return lines
 
 
 def _pair_lines(analysis: Any) -> list[str]:

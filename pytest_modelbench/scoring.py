@@ -22,7 +22,11 @@ import numpy as np
 
 from ._records import RunRecord
 from ._table import RunTable
-from .stats import wilson_interval
+from .stats import pass_at_k, wilson_interval
+
+#: Categories whose tasks report pass@k (Chen et al. 2021) when they have several runs.
+PASS_AT_K_CATEGORIES = ("coding",)
+PASS_AT_K_VALUES = (1, 5, 10)
 
 PASS_SHARE = 0.6
 QUALITY_SHARE = 0.4
@@ -53,6 +57,27 @@ def overall_scores(category_score: np.ndarray, categories: Sequence[str],
     used = np.where(present, weights[None, :], 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (np.where(present, category_score, 0.0) * used).sum(axis=1) / used.sum(axis=1)
+
+
+def pass_at_k_block(table: RunTable, model: int) -> dict[str, Any] | None:
+    """pass@k over the model's coding tasks, for k in 1, 5, 10 and the fewest runs of a task.
+
+    Unbiased estimator of Chen et al. (2021), averaged over tasks; only k ≤ the smallest run
+    count of those tasks. None when the model ran no coding task more than once.
+    """
+    coding = [c for c, name in enumerate(table.categories) if name in PASS_AT_K_CATEGORIES]
+    if not coding:
+        return None
+    runs = table.cell_counts()[model]
+    passes = np.bincount(table.task[(table.model == model) & table.passed], minlength=table.n_tasks)
+    tasks = np.isin(table.task_category, coding) & (runs > 0)
+    if not tasks.any() or runs[tasks].min() < 2:
+        return None
+    n, c = runs[tasks], passes[tasks]
+    smallest = int(n.min())
+    ks = sorted({k for k in (*PASS_AT_K_VALUES, smallest) if k <= smallest})
+    return {"tasks": int(tasks.sum()), "runs_min": smallest,
+            **{f"pass@{k}": pass_at_k(n, c, k) for k in ks}}
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float] | None:
@@ -131,6 +156,9 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             "input_tokens": _total(table.input_tokens[called]),
             "output_tokens": _total(table.output_tokens[called]),
         }
+        block = pass_at_k_block(table, i)
+        if block is not None:
+            summary[name]["pass_at_k"] = block
         if name in judged:
             runs = judged[name]
             costs = [r.judge_cost_usd for r in runs]

@@ -214,3 +214,21 @@ class TestResultsFile:
             path.write_text(content)
         with pytest.raises(ConfigError, match=message):
             read_results(path)
+
+
+def test_pass_at_k_for_coding_tasks() -> None:
+    from fractions import Fraction
+    from math import comb
+
+    from pytest_modelbench.scoring import summarise
+
+    # task a: 5 runs, 2 pass; task b: 5 runs, 0 pass; a reasoning task is not counted
+    records = [_record("m", "a", r, "passed" if r <= 2 else "failed", category="coding") for r in range(1, 6)]
+    records += [_record("m", "b", r, "failed", category="coding") for r in range(1, 6)]
+    records += [_record("m", "c", r, "passed") for r in range(1, 6)]
+    block = summarise(records, category_weights(None))["m"]["pass_at_k"]
+    exact = lambda n, c, k: 1 - Fraction(comb(n - c, k), comb(n, k))  # Chen et al. (2021), exact
+    assert block["tasks"] == 2 and block["runs_min"] == 5
+    assert set(block) == {"tasks", "runs_min", "pass@1", "pass@5"}
+    assert block["pass@1"] == pytest.approx(float((exact(5, 2, 1) + exact(5, 0, 1)) / 2), rel=1e-12)
+    assert block["pass@5"] == pytest.approx(float((exact(5, 2, 5) + 0) / 2), rel=1e-12)
