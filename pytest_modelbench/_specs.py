@@ -6,6 +6,8 @@ Forms accepted on the command line (comma separated)::
     python:package.module:function    offline: a Python callable is the model
     openai:MODEL                      any OpenAI-compatible chat-completions server
     openai:MODEL@URL                  ... at that base URL
+    anthropic:MODEL[@URL]             Anthropic's Messages API
+    ollama:MODEL[@URL]                Ollama's OpenAI-compatible endpoint
     NAME                              a model declared in [tool.modelbench.models.NAME]
     ALIAS=SPEC                        any of the above, shown under ALIAS
 

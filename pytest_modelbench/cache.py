@@ -219,16 +219,25 @@ def request_key(
 def spec_for_key(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> ModelSpec:
     """``spec`` with the base URL its provider will really use, for :func:`request_key`.
 
-    For the built-in ``openai`` provider a spec without a base URL talks to
-    ``$OPENAI_BASE_URL`` or the default OpenAI URL: that URL is filled in, so answers of a local
-    server and of OpenAI never share keys. Other specs are returned unchanged.
+    For the built-in ``openai``, ``anthropic`` and ``ollama`` providers a spec without a base URL
+    talks to the URL of its environment variable or the provider's default: that URL is filled
+    in, so answers of a local server and of a hosted API never share keys. Other specs are
+    returned unchanged.
     """
-    if spec.provider != "openai" or spec.base_url:
+    if spec.provider not in ("openai", "anthropic", "ollama") or spec.base_url:
         return spec
-    from .providers.openai import DEFAULT_BASE_URL
-
     environ = os.environ if environ is None else environ
-    return dataclasses.replace(spec, base_url=environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+    if spec.provider == "ollama":
+        from .providers import ollama_base_url
+
+        return dataclasses.replace(spec, base_url=ollama_base_url(spec, environ))
+    if spec.provider == "anthropic":
+        from .providers.anthropic import DEFAULT_BASE_URL as default
+    else:
+        from .providers.openai import DEFAULT_BASE_URL as default
+    from .providers import effective_base_url
+
+    return dataclasses.replace(spec, base_url=effective_base_url(spec, environ) or default)
 
 
 # --------------------------------------------------------------------------- store

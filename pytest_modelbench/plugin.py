@@ -106,7 +106,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--modelbench-models", dest="modelbench_models", metavar="SPEC[,SPEC...]", default=None,
         help="Models to run benchmark tasks against: echo, python:module:function, "
-        "openai:MODEL[@URL], a name from [tool.modelbench.models], or ALIAS=SPEC",
+        "openai:MODEL[@URL], anthropic:MODEL[@URL], ollama:MODEL[@URL], "
+        "a name from [tool.modelbench.models], or ALIAS=SPEC",
     )
     group.addoption(
         "--modelbench-runs", dest="modelbench_runs", metavar="N", type=_positive_int, default=None,
@@ -470,13 +471,13 @@ class BenchSession:
 
     def _resolve_prices(self, environ: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         from .cost import PriceTable, parse_self_hosting
+        from .providers import uses_public_api
 
         table = PriceTable.load(self.settings.tool.get("prices"))
         prices, hosting = {}, {}
         judge = [self.settings.judge] if self.settings.judge is not None else []
         for spec in [*self.settings.models, *judge]:
-            base_url = spec.base_url or (environ.get("OPENAI_BASE_URL") if spec.provider == "openai" else None)
-            public = spec.provider not in LOCAL_PROVIDERS and (base_url is None or "api.openai.com" in base_url)
+            public = uses_public_api(spec, environ)
             prices[spec.name] = table.for_model(
                 spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
             )

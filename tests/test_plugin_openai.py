@@ -180,3 +180,25 @@ def test_cached_and_reasoning_tokens_are_priced(pytester: pytest.Pytester, serve
     run = json.loads((pytester.path / "r.json").read_text())["runs"][0]
     # (1000 - 800) * 2 + 800 * 0.5 + 500 * 10 (reasoning tokens are inside completion_tokens) per 1M tokens
     assert run["cost_usd"] == pytest.approx((200 * 2.0 + 800 * 0.5 + 500 * 10.0) / 1e6)
+
+
+def test_anthropic_provider_in_a_session(pytester: pytest.Pytester, server: FakeOpenAI, monkeypatch) -> None:
+    from fake_anthropic import message_stream_reply
+
+    server.always(lambda request: message_stream_reply(["5"], usage=(30, 1), cache_read=70, cache_creation=0))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    pytester.makepyprojecttoml("""
+        [tool.modelbench.prices]
+        claude = { input = 3.0, cached_input = 0.3, output = 15.0 }
+    """)
+    pytester.makepyfile(SUITE.format(runs=1))
+    base = server.url.removesuffix("/v1")
+    result = pytester.runpytest_subprocess(f"--modelbench-models=anthropic:claude@{base}", "--modelbench-json=r.json")
+    assert result.ret == 0
+    assert server.requests[0].path == "/v1/messages" and server.requests[0].headers["x-api-key"] == SECRET
+    text = (pytester.path / "r.json").read_text()
+    assert SECRET not in text
+    runs = {run["task"].split("[")[1]: run for run in json.loads(text)["runs"]}
+    assert runs["2-3]"]["outcome"] == "passed" and runs["17-25]"]["outcome"] == "failed"  # "5" answers 2 + 3
+    assert runs["2-3]"]["input_tokens"] == 100  # 30 uncached + 70 read from the prompt cache
+    assert runs["2-3]"]["cost_usd"] == pytest.approx((30 * 3.0 + 70 * 0.3 + 1 * 15.0) / 1e6)

@@ -69,6 +69,24 @@ def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
     )
 
 
+def _anthropic(spec: ModelSpec, options: ProviderOptions) -> Provider:
+    from .anthropic import DEFAULT_BASE_URL, AnthropicProvider
+
+    base_url = spec.base_url or options.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    key_env = spec.api_key_env or "ANTHROPIC_API_KEY"
+    api_key = options.environ.get(key_env) or None
+    if spec.api_key_env and api_key is None:
+        raise SpecError(
+            f"model {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set"
+        )
+    params = dict(spec.params)
+    stream = params.pop("stream", True)
+    return AnthropicProvider(
+        spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
+        max_retries=options.retries, params=params, stream=bool(stream),
+    )
+
+
 OLLAMA_DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
@@ -97,6 +115,7 @@ def _ollama(spec: ModelSpec, options: ProviderOptions) -> Provider:
 
 
 BUILTIN_PROVIDERS: dict[str, ProviderFactory] = {
+    "anthropic": _anthropic,
     "echo": _echo,
     "ollama": _ollama,
     "openai": _openai,
@@ -116,6 +135,27 @@ def build_provider(
             f"known providers: {', '.join(sorted(registry))}"
         ) from None
     return factory(spec, options)
+
+
+#: Environment variable naming a provider's base URL, and the host of its public API.
+BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+PUBLIC_HOSTS = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
+
+
+def effective_base_url(spec: ModelSpec, environ: Mapping[str, str]) -> str | None:
+    """The base URL a hosted-API spec will call: ``@URL``, else its env variable; None = default."""
+    if spec.base_url:
+        return spec.base_url
+    variable = BASE_URL_ENV.get(spec.provider)
+    return (environ.get(variable) or None) if variable else None
+
+
+def uses_public_api(spec: ModelSpec, environ: Mapping[str, str]) -> bool:
+    """True when the spec calls a hosted provider's public API (list prices apply)."""
+    if spec.provider not in PUBLIC_HOSTS:
+        return False
+    url = effective_base_url(spec, environ)
+    return url is None or PUBLIC_HOSTS[spec.provider] in url
 
 
 __all__ = ["BUILTIN_PROVIDERS", "Provider", "ProviderFactory", "ProviderOptions", "build_provider"]
