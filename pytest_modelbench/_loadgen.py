@@ -272,9 +272,8 @@ class _RawConnection(asyncio.Protocol):
             if self.state == "until_close":
                 self.waiter.set_result(self.last_at or time.perf_counter())
             else:
-                self.waiter.set_exception(ConnectionError(
-                    f"connection closed by the server ({'while reading ' + self.state if self.state != 'head' else 'before the response'})"
-                ))
+                where = "before the response" if self.state == "head" else "in the middle of the response"
+                self.waiter.set_exception(ConnectionError(f"connection closed by the server {where}"))
 
     def data_received(self, data: bytes) -> None:
         at = time.perf_counter()
@@ -576,7 +575,9 @@ class _HttpxEngine:
             headers["Authorization"] = f"Bearer {plan.secret.reveal()}"
         limits = httpx.Limits(max_connections=per_client_connections, max_keepalive_connections=per_client_connections)
         self.clients = [
-            httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(plan.timeout), follow_redirects=False)
+            httpx.AsyncClient(
+                headers=headers, limits=limits, timeout=httpx.Timeout(plan.timeout), follow_redirects=False
+            )
             for _ in range(max(plan.clients, 1))
         ]
         self.next_client = 0
@@ -630,7 +631,8 @@ class _HttpxEngine:
             end = time.perf_counter()
         except httpx.TransportError as exc:
             if received:
-                error = str(shard.errors.response(f"stream cut off ({type(exc).__name__}; {meter.count if meter else 0} content chunks received)"))
+                chunks = meter.count if meter else 0
+                error = str(shard.errors.response(f"stream cut off ({type(exc).__name__}; {chunks} content chunks received)"))
             else:
                 error = str(shard.errors.connection(exc))
             end = time.perf_counter()

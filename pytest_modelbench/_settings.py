@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -36,6 +37,12 @@ class Settings:
     alpha: float = 0.05
     rank: str = "weighted"
     compare: tuple[str, str] | None = None
+    baseline_path: Path | None = None
+    update_baseline: bool = False
+    gates: Any = None
+    reports: tuple[Path, ...] = ()
+    use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    use_case: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,14 @@ class Settings:
             "replay": None if self.replay_path is None else str(self.replay_path),
             "alpha": self.alpha,
             "rank": self.rank,
+            "baseline": None if self.baseline_path is None else str(self.baseline_path),
+            "gates": None if self.gates is None else {
+                "fail_on_regression": self.gates.fail_on_regression, "tolerance": self.gates.tolerance,
+                "min_score": None if self.gates.min_score is None else {
+                    "default": self.gates.min_score.default, "per_model": dict(self.gates.min_score.per_model)},
+                "max_p95_latency_ms": self.gates.max_p95_latency_ms,
+                "max_cost_per_task": self.gates.max_cost_per_task,
+            },
         }
 
 
@@ -123,6 +138,17 @@ def resolve(
 
     runs = values.get("runs")
     json_path = values.get("json")
+    from .recommend import parse_use_cases, resolve_use_case
+
+    alpha = parse_alpha(values.get("alpha"))
+    baseline_path = _path(values.get("baseline"), rootdir)
+    update_baseline = parse_bool(values.get("update_baseline") or False, "--modelbench-update-baseline")
+    if update_baseline and baseline_path is None:
+        raise ConfigError("--modelbench-update-baseline needs --modelbench-baseline=PATH (the file to update)")
+    use_cases = parse_use_cases(tool.get("use_cases"), list(categories))
+    use_case = (values.get("use_case") or "").strip() or None
+    if use_case is not None:
+        resolve_use_case(use_case, use_cases)
     cache, replay = values.get("cache") or None, values.get("replay") or None
     if cache and replay:
         raise ConfigError(
@@ -146,9 +172,15 @@ def resolve(
         budget_usd_per_month=parse_budget(budget, "--modelbench-budget") if budget else None,
         max_cost_usd=parse_usd(max_cost, "--modelbench-max-cost") if max_cost else None,
         judge=judge,
-        alpha=parse_alpha(values.get("alpha")),
+        alpha=alpha,
         rank=parse_rank(values.get("rank")),
         compare=parse_compare(values.get("compare"), [spec.name for spec in models]),
+        baseline_path=baseline_path,
+        update_baseline=update_baseline,
+        gates=_gate_settings(values, alpha, [spec.name for spec in models], baseline_path),
+        reports=tuple(_path(report, rootdir) for report in _report_paths(values.get("report"))),
+        use_cases=use_cases,
+        use_case=use_case,
     )
 
 
@@ -197,3 +229,46 @@ def parse_compare(text: Any, models: list[str]) -> tuple[str, str] | None:
             f"configured: {', '.join(models) or 'none'}"
         )
     return names[0], names[1]
+
+
+def _report_paths(value: Any) -> list[str]:
+    """``--modelbench-report`` may be given several times; the ini value may list several."""
+    from .reports import parse_report_path
+
+    if not value:
+        return []
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", str(value))
+    paths = [item.strip() for item in items if item and item.strip()]
+    for path in paths:
+        parse_report_path(path)
+    return paths
+
+
+def _gate_settings(values: Mapping[str, Any], alpha: float, models: list[str], baseline: Path | None) -> Any:
+    """GateSettings from the gate options; None when no gate is asked for."""
+    from .gates import (
+        GateSettings,
+        parse_max_cost_per_task,
+        parse_max_p95_latency_ms,
+        parse_min_score,
+        parse_tolerance,
+    )
+
+    fail = parse_bool(values.get("fail_on_regression") or False, "--modelbench-fail-on-regression")
+    if fail and baseline is None:
+        raise ConfigError("--modelbench-fail-on-regression needs --modelbench-baseline=PATH to compare against")
+    tolerance = values.get("tolerance")
+    min_score = values.get("min_score")
+    latency = values.get("max_p95_latency_ms")
+    cost = values.get("max_cost_per_task")
+    settings = GateSettings(
+        fail_on_regression=fail,
+        tolerance=parse_tolerance(tolerance) if tolerance not in (None, "") else 2.0,
+        alpha=alpha,
+        min_score=parse_min_score(min_score) if min_score not in (None, "") else None,
+        max_p95_latency_ms=parse_max_p95_latency_ms(latency) if latency not in (None, "") else None,
+        max_cost_per_task=parse_max_cost_per_task(cost) if cost not in (None, "") else None,
+    )
+    if settings.min_score is not None and models:
+        settings.min_score.check_models(models)
+    return settings if settings.active else None

@@ -325,9 +325,9 @@ def shard_layout(
     Processes: one per :data:`STREAMS_PER_PROCESS` concurrent streams (or
     :data:`RATE_PER_PROCESS` arrivals per second), at most one per available CPU (one CPU
     fewer when the server is on this machine, ``local_server``: a load process competing
-    with the server for a CPU makes both slower) and at most one per concurrent stream. httpx clients per process: one per
-    :data:`CONNECTIONS_PER_HTTPX_CLIENT` streams of the process (rate mode: 8); the raw
-    engine has no pool and uses 1.
+    with the server for a CPU makes both slower) and at most one per concurrent stream.
+    httpx clients per process: one per :data:`CONNECTIONS_PER_HTTPX_CLIENT` streams of the
+    process (rate mode: 8); the raw engine has no pool and uses 1.
     """
     cpus = available_cpus() if cpus is None else cpus
     if processes is None:
@@ -397,7 +397,7 @@ def _plans(
         for shard in range(count):
             ids = tuple(range(shard, len(arrivals), count))
             plans.append(_loadgen.ShardPlan(
-                mode="rate", request_ids=ids, arrivals=tuple(float(a) for a in arrivals[shard::count]),
+                mode="rate", request_ids=ids, arrivals=tuple(arrivals[shard::count].tolist()),
                 concurrency=0, **common,
             ))
         return plans
@@ -643,7 +643,8 @@ def _self_check(
     if engine == "httpx":
         advice.append("engine='raw'")
     advice.append("a lower load")
-    return True, "; ".join(reasons) + "; latencies include the client's own delays — try " + " or ".join(advice), busiest
+    reason = "; ".join(reasons) + "; latencies include the client's own delays — try " + " or ".join(advice)
+    return True, reason, busiest
 
 
 # --------------------------------------------------------------------------- the API
@@ -830,7 +831,10 @@ def _run_level(
     if report is not None:
         gauges = dict(report.gauges)
         if report.failures:
-            notes.append(f"{report.failures} of {report.failures + report.scrapes} metrics scrapes failed; first: {report.first_failure}")
+            notes.append(
+                f"{report.failures} of {report.failures + report.scrapes} metrics scrapes failed; "
+                f"first: {report.first_failure}"
+            )
         if report.missing:
             notes.append(f"gauges not found at {safe_url(metrics_url or '')}: {', '.join(report.missing)}")
     return LoadResult(
@@ -857,7 +861,7 @@ def _run_level(
         slo_ttft_ms=slo_ttft_ms,
         slo_tpot_ms=slo_tpot_ms,
         good_requests=summary.good,
-        goodput=summary.good / wall if summary.good is not None and wall > 0 else (0.0 if summary.good is not None else None),
+        goodput=None if summary.good is None else (summary.good / wall if wall > 0 else 0.0),
         errors=top_errors,
         client_bottleneck=bottleneck,
         client_bottleneck_reason=reason,

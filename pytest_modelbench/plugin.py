@@ -165,6 +165,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Print a detailed head-to-head report of two models",
     )
     group.addoption(
+        "--modelbench-baseline", dest="modelbench_baseline", metavar="PATH", default=None,
+        help="Compare with the results JSON of an earlier run (paired on shared tasks)",
+    )
+    group.addoption(
+        "--modelbench-fail-on-regression", dest="modelbench_fail_on_regression", action="store_true",
+        default=None, help="Fail when a model's score dropped by at least the tolerance, significantly",
+    )
+    group.addoption(
+        "--modelbench-tolerance", dest="modelbench_tolerance", metavar="POINTS", default=None,
+        help="Score drop (0-100 points) the regression gate tolerates (default 2)",
+    )
+    group.addoption(
+        "--modelbench-min-score", dest="modelbench_min_score", metavar="N|MODEL=N,...", default=None,
+        help="Fail when a model's overall score is below N",
+    )
+    group.addoption(
+        "--modelbench-max-p95-latency-ms", dest="modelbench_max_p95_latency_ms", metavar="MS", default=None,
+        help="Fail when a model's p95 latency exceeds this",
+    )
+    group.addoption(
+        "--modelbench-max-cost-per-task", dest="modelbench_max_cost_per_task", metavar="USD", default=None,
+        help="Fail when a model's cost per task exceeds this",
+    )
+    group.addoption(
+        "--modelbench-update-baseline", dest="modelbench_update_baseline", action="store_true", default=None,
+        help="Rewrite the baseline file with this run's results when every gate passes",
+    )
+    group.addoption(
+        "--modelbench-report", dest="modelbench_report", metavar="PATH.md|PATH.html", action="append",
+        default=None, help="Write a Markdown or self-contained HTML report (repeatable)",
+    )
+    group.addoption(
+        "--modelbench-use-case", dest="modelbench_use_case", metavar="NAME", default=None,
+        help="Show the recommendation for one use case only",
+    )
+    group.addoption(
         "--modelbench-judge", dest="modelbench_judge", metavar="SPEC", default=None,
         help="Model behind the 'judge' fixture (LLM-as-judge); any model spec",
     )
@@ -173,6 +209,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("modelbench_rank", "Headline ranking (as --modelbench-rank)", default="")
     parser.addini("modelbench_alpha", "Significance level (as --modelbench-alpha)", default="")
     parser.addini("modelbench_compare", "Two models to compare in detail (as --modelbench-compare)", default="")
+    parser.addini("modelbench_baseline", "Baseline results file (as --modelbench-baseline)", default="")
+    parser.addini("modelbench_fail_on_regression", "Regression gate (as --modelbench-fail-on-regression)",
+                  type="bool", default=False)
+    parser.addini("modelbench_tolerance", "Regression tolerance in points", default="")
+    parser.addini("modelbench_min_score", "Minimum score gate (as --modelbench-min-score)", default="")
+    parser.addini("modelbench_max_p95_latency_ms", "p95 latency gate in ms", default="")
+    parser.addini("modelbench_max_cost_per_task", "Cost per task gate in USD", default="")
+    parser.addini("modelbench_update_baseline", "Update the baseline when gates pass", type="bool", default=False)
+    parser.addini("modelbench_report", "Report files (.md or .html)", type="args", default=[])
+    parser.addini("modelbench_use_case", "Use case shown in the recommendations", default="")
     parser.addini("modelbench_cache", "Response cache file (as --modelbench-cache=PATH)", default="")
     parser.addini("modelbench_replay", "Replay store file (as --modelbench-replay)", default="")
     parser.addini("modelbench_runs", "Runs per task and model (as --modelbench-runs)", default="")
@@ -185,9 +231,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("modelbench_max_cost", "Spend cap of a session in USD (as --modelbench-max-cost)", default="")
 
 
+#: Every option ``--modelbench-NAME`` (dest ``modelbench_NAME``) with its ini ``modelbench_NAME``.
+OPTION_NAMES = (
+    "models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost",
+    "judge", "cache", "replay", "rank", "alpha", "compare", "baseline", "fail_on_regression",
+    "tolerance", "min_score", "max_p95_latency_ms", "max_cost_per_task", "update_baseline",
+    "report", "use_case",
+)
+
+
 def _option_values(config: pytest.Config) -> dict[str, Any]:
+    """Each option's command-line value, else its ini value."""
     values = {}
-    for name in ("models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost", "judge", "cache", "replay", "rank", "alpha", "compare"):
+    for name in OPTION_NAMES:
         cli = config.getoption(f"modelbench_{name}")
         values[name] = cli if cli is not None else config.getini(f"modelbench_{name}")
     return values
@@ -466,6 +522,28 @@ class BenchSession:
         except ConfigError as exc:
             self.close()
             raise pytest.UsageError(str(exc)) from None
+        self.baseline: Any = None
+        if settings.baseline_path is not None and not self.is_worker:
+            from .baseline import load_baseline
+
+            try:
+                self.baseline = load_baseline(settings.baseline_path)
+            except ConfigError as exc:
+                self.close()
+                raise pytest.UsageError(f"--modelbench-baseline: {exc}") from None
+            known = sorted({record.model for record in self.baseline.records})
+            if not set(known) & set(self._specs):
+                self.close()
+                raise pytest.UsageError(
+                    f"--modelbench-baseline: {str(settings.baseline_path)!r} shares no model with this run; "
+                    f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self._specs)}"
+                )
+        self.gate_results: list[Any] = []
+        self.recommendations: list[Any] = []
+        self.baseline_comparison: Any = None
+        self.baseline_error: str | None = None
+        self.baseline_note: str | None = None
+        self.gate_exit: pytest.ExitCode | None = None
         self._open_ledger()
         self._warn_unknown_prices()
 
@@ -480,7 +558,7 @@ class BenchSession:
             public = uses_public_api(spec, environ)
             prices[spec.name] = table.for_model(
                 spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
-            )
+            ) or table.for_model(spec.spec, None, use_builtin=False)  # [tool.modelbench.prices] "PROVIDER:MODEL"
             declared = parse_self_hosting(spec.extra, spec.name)
             if declared is not None and spec is not self.settings.judge:
                 hosting[spec.name] = declared
@@ -587,6 +665,11 @@ class BenchSession:
             record = self._classify(state, report, call)
         state.recorded = True
         report.modelbench = record.to_dict()
+        if getattr(self.config.option, "xmlpath", None):
+            from .reports import junit_properties
+
+            # junitxml writes the properties of the teardown report, made from the item's
+            item.user_properties.extend(junit_properties(report.modelbench))
         return report
 
     def _classify(self, state: RunState, report: pytest.TestReport, call: pytest.CallInfo[None]) -> RunRecord:
@@ -652,18 +735,83 @@ class BenchSession:
         self.document = self.analysis.document
         if self._ledger is not None:
             self.document.setdefault("budget", {})["session_spend"] = self._ledger.snapshot().to_dict()
+        self._baseline_gates_and_recommendations()
+        meta = build_meta(
+            plugin_version=__version__, pytest_version=pytest.__version__,
+            started=self.started,
+            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            rootdir=self.config.rootpath,
+            models=[spec.describe() for spec in settings.models],
+            settings=settings.describe(),
+        )
+        models = self.document.pop("models")
+        full = build_document(meta, models, self.records, **self.document)
+        self.document["models"] = models
         if settings.json_path is not None:
-            meta = build_meta(
-                plugin_version=__version__, pytest_version=pytest.__version__,
-                started=self.started,
-                finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                rootdir=self.config.rootpath,
-                models=[spec.describe() for spec in settings.models],
-                settings=settings.describe(),
+            write_json_atomic(settings.json_path, full)
+        self._write_reports(full)
+        if settings.update_baseline:
+            self._update_baseline(full)
+        if self.gate_results:
+            from .gates import gates_passed
+
+            if not gates_passed(self.gate_results):
+                self.gate_exit = self.gate_exit or pytest.ExitCode.TESTS_FAILED
+        if self.gate_exit is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = self.gate_exit
+
+    def _baseline_gates_and_recommendations(self) -> None:
+        from .baseline import compare_to_baseline, cost_per_task_by_model
+        from .gates import evaluate_gates
+        from .recommend import recommend, resolve_use_case
+
+        settings, document = self.settings, self.document
+        comparison = None
+        if self.baseline is not None:
+            try:
+                comparison = compare_to_baseline(self.records, self.baseline, category_weights=settings.categories)
+            except ConfigError as exc:
+                self.baseline_error = str(exc)
+                self.gate_exit = pytest.ExitCode.USAGE_ERROR
+            else:
+                document["baseline"] = comparison.to_dict()
+                self.baseline_comparison = comparison
+        if settings.gates is not None:
+            self.gate_results = evaluate_gates(
+                settings.gates, models=document["models"], comparison=comparison,
+                cost_per_task=cost_per_task_by_model(self.records),
             )
-            models = self.document.pop("models")
-            write_json_atomic(settings.json_path, build_document(meta, models, self.records, **self.document))
-            self.document["models"] = models
+            document["gates"] = [result.to_dict() for result in self.gate_results]
+        cases = None
+        if settings.use_case is not None:
+            cases = [resolve_use_case(settings.use_case, settings.use_cases)]
+        elif settings.use_cases:
+            cases = list(settings.use_cases.values())
+        self.recommendations = recommend(document, cases, records=self.records, alpha=settings.alpha)
+        document["recommendations"] = [item.to_dict() for item in self.recommendations]
+
+    def _write_reports(self, document: dict[str, Any]) -> None:
+        import os
+
+        from .reports import append_github_summary, render_markdown, write_report
+
+        for path in self.settings.reports:
+            write_report(document, path)
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            append_github_summary(render_markdown(document))
+
+    def _update_baseline(self, document: dict[str, Any]) -> None:
+        from .baseline import write_baseline
+        from .gates import gates_passed
+
+        if self.baseline_error is not None:
+            self.baseline_note = "baseline not updated: it could not be compared"
+            return
+        if self.gate_results and not gates_passed(self.gate_results):
+            self.baseline_note = "baseline not updated: a gate failed"
+            return
+        write_baseline(self.settings.baseline_path, document)
+        self.baseline_note = f"baseline updated: {self.settings.baseline_path}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.document is None or self.is_worker:
@@ -679,8 +827,37 @@ class BenchSession:
                 terminalreporter.write_sep("-", line[4:])
             else:
                 terminalreporter.write_line(line)
+        write = terminalreporter.write_line
+        if self.config.get_verbosity() >= 0:
+            if self.baseline_comparison is not None:
+                terminalreporter.write_sep("-", f"modelbench baseline: {self.settings.baseline_path}")
+                for line in self.baseline_comparison.table().splitlines():
+                    write(line)
+            if self.recommendations:
+                from .recommend import recommendation_lines
+
+                terminalreporter.write_sep("-", "modelbench recommendations")
+                verbose = self.config.get_verbosity() > 0
+                for line in recommendation_lines(self.recommendations):
+                    if verbose or not line.startswith(" "):  # rationales with -v
+                        write(line)
+                if not verbose:
+                    write("-v shows the rationale of each recommendation")
+        if self.baseline_error is not None:
+            write(f"baseline not compared: {self.baseline_error}", yellow=True)
         if self.settings.json_path is not None:
-            terminalreporter.write_line(f"results written to {self.settings.json_path}")
+            write(f"results written to {self.settings.json_path}")
+        for path in self.settings.reports:
+            write(f"report written to {path}")
+        if self.gate_results:
+            from .gates import gate_lines, gates_passed
+
+            passed = gates_passed(self.gate_results)
+            terminalreporter.write_sep("=", "modelbench gates", green=passed, red=not passed)
+            for line in gate_lines(self.gate_results):
+                write(line)
+        if self.baseline_note is not None:
+            write(self.baseline_note)
 
 
 def _skip_reason(report: pytest.TestReport) -> str | None:
