@@ -20,8 +20,8 @@ Two HTTP engines read the same server-sent-events stream with the same :class:`_
   after any wait for a connection and after connection set-up.
 - ``raw``: a minimal HTTP/1.1 client on ``asyncio.Protocol``: one keep-alive connection per
   in-flight request, opened before the start, no pool bookkeeping; arrival times are taken in
-  ``data_received``, the callback of the very socket read. About five times less CPU per
-  request than httpx (see docs/load.md).
+  ``data_received``, the callback of the very socket read. Six to nine times less CPU per
+  request than httpx (measured; see docs/load.md).
 
 Measurements per request: ``issued`` (the generator decided to send it), ``sent`` (request
 bytes handed to the socket), ``first`` (the read that carried the first chunk with content,

@@ -132,6 +132,10 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    if not models:
+        # Nothing will be benchmarked: the other settings are not needed, and skipping them
+        # keeps the heavy modules (numpy and what uses it) out of sessions without models.
+        return Settings(categories=categories, named_models=named, tool=dict(tool))
     judge_text = (values.get("judge") or "").strip()
     judge = parse_spec(judge_text, providers, named) if judge_text else None
     from .cost import parse_budget, parse_usd, parse_volume

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,8 +51,15 @@ from . import _loadgen
 from ._prometheus import GaugeSampler, GaugeSelector, GaugeStats
 from .providers._http import Secret, safe_url
 
-#: Engines: "httpx" (httpx.AsyncClient) and "raw" (the built-in asyncio HTTP/1.1 client).
-ENGINES = ("httpx", "raw")
+#: Engines: "httpx" (httpx.AsyncClient), "raw" (the built-in asyncio HTTP/1.1 client) and
+#: "auto" (see :func:`choose_engine`).
+ENGINES = ("auto", "httpx", "raw")
+
+#: The heaviest load "auto" gives to httpx: concurrent streams, or Poisson arrivals per second.
+#: Above it httpx's CPU cost per request and per chunk makes it the bottleneck on small
+#: machines (docs/load.md has the measurements).
+HTTPX_MAX_STREAMS = 16
+HTTPX_MAX_RATE = 50.0
 
 #: Gauges sampled when ``metrics_url`` is given without ``gauges`` (vLLM's names; the KV-cache
 #: gauge was renamed from gpu_cache_usage_perc to kv_cache_usage_perc in vLLM 0.10).
@@ -141,8 +149,8 @@ class LoadResult:
 
     ``requests`` = ``completed`` + ``failed`` (requests issued). ``wall_time_s`` runs from the
     start to the last byte of the last request. ``mean_in_flight`` is the time-average number
-    of requests in flight (issued, not yet finished: Σ durations / wall time, which is what
-    vLLM reports as concurrency) and ``max_in_flight`` its maximum. Throughputs are per second
+    of requests in flight (issued, not yet finished: Σ durations / wall time, Little's law)
+    and ``max_in_flight`` its maximum. Throughputs are per second
     of wall time, over completed requests. ``tokens_note`` says why token figures are None.
     ``goodput`` is None unless an SLO was given. ``client_bottleneck`` is set when the load
     generator itself limited the run (``client_bottleneck_reason`` says how); its latencies
@@ -291,7 +299,12 @@ def _bodies(
 def _check_url(value: Any, name: str) -> str:
     if isinstance(value, str):
         text = value.strip()
-        if (text.startswith("http://") or text.startswith("https://")) and len(text.split("://", 1)[1]) > 0:
+        try:
+            parts = urlsplit(text)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:
+            valid = False
+        if valid:
             return text.rstrip("/")
     raise ValueError(f"{name} {value!r} is not allowed; it must be an http:// or https:// URL")
 
@@ -350,6 +363,22 @@ def shard_layout(
     return ShardLayout(processes=processes, clients_per_process=clients)
 
 
+def choose_engine(url: str, *, concurrency: int | None = None, rate: float | None = None) -> str:
+    """The engine ``engine="auto"`` uses for a whole call (every level of a sweep alike).
+
+    httpx, the HTTP client of the providers, for light loads (at most
+    :data:`HTTPX_MAX_STREAMS` concurrent streams or :data:`HTTPX_MAX_RATE` arrivals per
+    second) and whenever a proxy from the environment applies to ``url`` (the raw engine does
+    not do proxies); the raw engine for heavier loads.
+    """
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if (proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return "httpx"
+    heavy = (concurrency or 0) > HTTPX_MAX_STREAMS or (rate or 0.0) > HTTPX_MAX_RATE
+    return "raw" if heavy else "httpx"
+
+
 def _is_loopback(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     if host == "localhost":
@@ -365,8 +394,10 @@ def poisson_arrivals(
 ) -> np.ndarray:
     """Arrival offsets (s) of a Poisson process: exponential gaps of mean 1/rate, first at 0.
 
-    Seeded with ``numpy.random.default_rng(seed)``, so the same arguments give the same
-    schedule. Either ``count`` arrivals or those before ``duration_s``.
+    A Poisson process has independent exponential inter-arrival times (vLLM's
+    benchmark_serving draws its request intervals the same way, with burstiness 1; GuideLLM's
+    ``poisson`` profile too). Seeded with ``numpy.random.default_rng(seed)``, so the same
+    arguments give the same schedule. Either ``count`` arrivals or those before ``duration_s``.
     """
     rng = np.random.default_rng(seed)
     if count is not None:
@@ -634,8 +665,8 @@ def _self_check(
         except OSError:
             load = f"{available_cpus()} CPUs"
         reasons.append(
-            f"the load processes used at most {busiest:.0%} of a CPU, so they were waiting for a CPU "
-            f"that other work held ({load})"
+            f"the load processes used at most {busiest:.0%} of a CPU, so they were waiting for one "
+            f"({load}: other work, and the server if it runs here, compete for them)"
         )
         advice.append("a machine (or CPUs) not shared with other work")
     if processes < available_cpus():
@@ -666,7 +697,7 @@ def run_load(
     timeout: float = 60.0,
     seed: int = 0,
     extra_params: dict | None = None,
-    engine: str = "httpx",
+    engine: str = "auto",
     processes: int | None = None,
     clients: int | None = None,
     metrics_url: str | None = None,
@@ -684,7 +715,8 @@ def run_load(
     None to leave it out). Requests are not retried: failures are counted and their first
     reasons kept. ``timeout`` bounds each request.
 
-    ``engine``: ``"httpx"`` or ``"raw"`` (see docs/load.md); ``processes`` / ``clients``
+    ``engine``: ``"httpx"``, ``"raw"`` or ``"auto"`` (:func:`choose_engine`; docs/load.md
+    explains the choice); ``processes`` / ``clients``
     override the automatic layout (:func:`shard_layout`). ``metrics_url``: a Prometheus text
     endpoint (such as vLLM's ``/metrics``) scraped every ``metrics_interval_s`` during each
     level for ``gauges`` (names or ``name{label="value"}`` selectors; default
@@ -744,6 +776,8 @@ def run_load(
     elif gauges is not None:
         raise ValueError(f"gauges {gauges!r} were given without metrics_url; give the URL of the /metrics page too")
 
+    if engine == "auto":
+        engine = choose_engine(url, concurrency=max(levels) if levels else None, rate=rate)
     bodies = _bodies(model, prompts, max_tokens, extra_params)
     secret = Secret(api_key) if api_key else None
     common = dict(
@@ -883,6 +917,7 @@ __all__ = [
     "LatencyStats",
     "LoadResult",
     "ShardLayout",
+    "choose_engine",
     "inter_token_latencies",
     "max_in_flight",
     "poisson_arrivals",

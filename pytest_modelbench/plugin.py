@@ -28,7 +28,7 @@ NO_MODELS_REASON = "no models configured: pass --modelbench-models=SPEC[,SPEC...
 settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["BenchSession"]()
 run_key = pytest.StashKey["RunState"]()
-marked_key = pytest.StashKey[set]()
+marked_key = pytest.StashKey[dict]()  # (class, function) of a marked test -> its TaskSpec
 
 
 # --------------------------------------------------------------------------- options
@@ -274,7 +274,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
-    config.stash[marked_key] = set()
+    config.stash[marked_key] = {}
     if settings.models:
         session = BenchSession(config, settings, registry)
         config.stash[session_key] = session
@@ -323,7 +323,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     settings = metafunc.config.stash[settings_key]
     spec = _task_spec(metafunc.definition, settings)
-    metafunc.config.stash[marked_key].add(metafunc.function)
+    metafunc.config.stash[marked_key][(metafunc.cls, metafunc.function)] = spec
     if "model" not in metafunc.fixturenames:
         pytest.fail(
             f"{metafunc.definition.nodeid}: a test marked modelbench must use the 'model' fixture",
@@ -365,7 +365,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     settings = config.stash[settings_key]
     for item in items:
-        if not isinstance(item, pytest.Function) or item.function not in marked:
+        if not isinstance(item, pytest.Function):
+            continue
+        spec = marked.get((item.cls, item.function))
+        if spec is None:
             continue
         if not settings.models:
             item.add_marker(pytest.mark.skip(reason=NO_MODELS_REASON))
@@ -374,7 +377,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if callspec is None or "model" not in callspec.params:
             continue
         name, run = callspec.params["model"]
-        spec = _task_spec(item, settings)
         item.stash[run_key] = RunState(
             task=_task_id(item.nodeid, f"{name}-run{run}"), spec=spec, model=name, run=run,
         )
