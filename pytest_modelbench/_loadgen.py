@@ -303,6 +303,7 @@ class _RawConnection(asyncio.Protocol):
         self.state = "head"
         self.status = 0
         self.received = 0
+        self.buffer.clear()  # bytes a server sent between responses belong to no request
         self.error_body = bytearray()
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
@@ -547,7 +548,7 @@ class _RawEngine:
 # --------------------------------------------------------------------------- httpx engine
 
 
-def _skip_failing_sniffio_import() -> None:
+def _skip_failing_sniffio_import() -> bool:
     """Make httpcore's per-lock ``import sniffio`` fail fast when sniffio is not installed.
 
     httpcore (1.0.x) imports sniffio inside ``current_async_library()``, called for every
@@ -555,9 +556,12 @@ def _skip_failing_sniffio_import() -> None:
     import is not cached, so each call searches ``sys.path`` again (about 0.5 ms per request,
     measured: a third of httpx's CPU per request). A ``None`` entry in ``sys.modules`` makes
     the same import fail at once with the same ImportError, which httpcore already handles.
+    Returns whether the entry was added (the engine removes it again when it closes).
     """
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
+        return True
+    return False
 
 
 class _HttpxEngine:
@@ -566,7 +570,7 @@ class _HttpxEngine:
     def __init__(self, shard: _Shard, per_client_connections: int | None) -> None:
         import httpx
 
-        _skip_failing_sniffio_import()
+        self.skipped_sniffio = _skip_failing_sniffio_import()
         plan = shard.plan
         self.shard = shard
         self.httpx = httpx
@@ -647,6 +651,8 @@ class _HttpxEngine:
     async def aclose(self) -> None:
         for client in self.clients:
             await client.aclose()
+        if self.skipped_sniffio and sys.modules.get("sniffio", False) is None:
+            del sys.modules["sniffio"]
 
 
 # --------------------------------------------------------------------------- running a shard

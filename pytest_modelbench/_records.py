@@ -29,6 +29,9 @@ class RunRecord:
     ``cost_usd`` is what the run's calls cost (None when a price or a token count is unknown);
     ``cached`` is true when every call of the run was served from the response store.
     ``judge_*`` are the run's LLM-judge calls, kept apart from the judged model's figures.
+    ``cpu_s`` is the CPU time the benchmarking process spent during the run, ``peak_rss_mb``
+    that process's peak resident memory when the run ended; ``load`` the load profiles the run
+    measured (``model.load``), one dict per concurrency level.
     """
 
     task: str
@@ -52,6 +55,9 @@ class RunRecord:
     judge_calls: int = 0
     judge_latency_ms: float | None = None
     judge_cost_usd: float | None = None
+    cpu_s: float | None = None
+    peak_rss_mb: float | None = None
+    load: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -716,11 +716,10 @@ def run_load(
     reasons kept. ``timeout`` bounds each request.
 
     ``engine``: ``"httpx"``, ``"raw"`` or ``"auto"`` (:func:`choose_engine`; docs/load.md
-    explains the choice); ``processes`` / ``clients``
-    override the automatic layout (:func:`shard_layout`). ``metrics_url``: a Prometheus text
-    endpoint (such as vLLM's ``/metrics``) scraped every ``metrics_interval_s`` during each
-    level for ``gauges`` (names or ``name{label="value"}`` selectors; default
-    :data:`DEFAULT_GAUGES`).
+    explains the choice). ``processes`` / ``clients`` override the automatic layout
+    (:func:`shard_layout`). ``metrics_url``: a Prometheus text endpoint (such as vLLM's
+    ``/metrics``) scraped every ``metrics_interval_s`` during each level for ``gauges``
+    (names or ``name{label="value"}`` selectors; default :data:`DEFAULT_GAUGES`).
     """
     url = _check_url(base_url, "base_url") + "/chat/completions"
     if not isinstance(model, str) or not model.strip():
@@ -754,7 +753,8 @@ def run_load(
     if extra_params is None:
         extra_params = {}
     if not isinstance(extra_params, Mapping) or not all(isinstance(key, str) for key in extra_params):
-        raise ValueError(f"extra_params {extra_params!r} is not allowed; it must be a dict of name: value")
+        text = repr(extra_params)
+        raise ValueError(f"extra_params {text[:80]} is not allowed; it must be a dict of name: value")
     reserved = sorted(set(extra_params) & set(RESERVED_PARAMS))
     if reserved:
         raise ValueError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -397,16 +398,20 @@ class RunState:
     judge_totals: CallTotals = dataclasses.field(default_factory=CallTotals)
     quality: float | None = None
     recorded: bool = False
+    cpu_start: float | None = None
+    load: list[dict[str, Any]] | None = None
 
     def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
                detail: str | None = None) -> RunRecord:
         fields = self.totals.as_fields()
         judge = self.judge_totals.as_fields()
+        cpu_s = None if self.cpu_start is None else time.process_time() - self.cpu_start
         return RunRecord(
             task=self.task, model=self.model, run=self.run, category=self.spec.category,
             difficulty=self.spec.difficulty, weight=self.spec.weight, outcome=outcome,
             quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
             judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
+            cpu_s=cpu_s, peak_rss_mb=_peak_rss_mb() if cpu_s is not None else None, load=self.load,
         )
 
 
@@ -634,6 +639,7 @@ class BenchSession:
                 pytest.skip(str(exc))
         meter = CallMeter(self.prices.get(state.model), self._ledger, free=spec.provider == "echo")
         timeout = state.spec.timeout or self.settings.timeout
+        state.cpu_start = time.process_time()
         return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals, meter=meter,
                      task=state.task)
 
@@ -860,6 +866,16 @@ class BenchSession:
                 write(line)
         if self.baseline_note is not None:
             write(self.baseline_note)
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process in MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _skip_reason(report: pytest.TestReport) -> str | None:

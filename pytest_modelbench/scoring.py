@@ -113,11 +113,17 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
     np.add.at(by_outcome, (table.model, table.outcome.astype(np.int64)), 1)
     skipped: dict[str, int] = {}
     judged: dict[str, list[RunRecord]] = {}
-    for record in records:  # one pass for what the table leaves out: skips and judge calls
+    cpu: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    for record in records:  # one pass for what the table leaves out: skips, judge, resources
         if record.outcome == "skipped":
             skipped[record.model] = skipped.get(record.model, 0) + 1
         if record.judge_calls:
             judged.setdefault(record.model, []).append(record)
+        if record.cpu_s is not None:
+            cpu[record.model] = cpu.get(record.model, 0.0) + record.cpu_s
+        if record.peak_rss_mb is not None:
+            rss[record.model] = max(rss.get(record.model, 0.0), record.peak_rss_mb)
     counts = {}
     for i, name in enumerate(names):
         passed, failed, errors = (int(value) for value in by_outcome[i])
@@ -156,6 +162,8 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             "input_tokens": _total(table.input_tokens[called]),
             "output_tokens": _total(table.output_tokens[called]),
         }
+        if name in cpu:
+            summary[name]["resources"] = {"client_cpu_s": cpu[name], "client_peak_rss_mb": rss.get(name)}
         block = pass_at_k_block(table, i)
         if block is not None:
             summary[name]["pass_at_k"] = block

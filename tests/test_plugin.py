@@ -550,3 +550,21 @@ def test_bad_cost_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--modelbench-models=echo", "--modelbench-max-cost=-3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--modelbench-max-cost*-3*"])
+
+
+def test_client_resources_per_model(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.modelbench(category="accuracy", runs=3)
+        def test_busy(model):
+            sum(i * i for i in range(200_000))  # some CPU work inside the run
+            model.complete("x")
+    """)
+    result = pytester.runpytest("--modelbench-models=echo", "--modelbench-json=r.json")
+    assert result.ret == 0
+    document = json.loads((pytester.path / "r.json").read_text())
+    runs = document["runs"]
+    assert all(run["cpu_s"] > 0 and run["peak_rss_mb"] > 10 for run in runs)
+    resources = document["models"]["echo"]["resources"]
+    assert resources["client_cpu_s"] == pytest.approx(sum(run["cpu_s"] for run in runs))
+    assert resources["client_peak_rss_mb"] == max(run["peak_rss_mb"] for run in runs)
