@@ -113,7 +113,10 @@ def _add_costs(document: dict[str, Any], table: RunTable, settings: CostSettings
     for name, hosting in settings.self_hosting.items():
         if name not in summary:
             continue
-        throughput = output_throughput(table, name)
+        measured_under_load = [level["output_token_throughput"] for level in summary[name].get("load") or ()
+                               if level.get("output_token_throughput") and not level.get("client_bottleneck")]
+        # a load profile measures the server's aggregate capacity; sequential runs only a lower bound
+        throughput = max(measured_under_load) if measured_under_load else output_throughput(table, name)
         if throughput is None:
             summary[name]["cost"]["self_hosted"] = {"error": "no output tokens/s measured (the server reported no token counts)"}
             continue
@@ -125,6 +128,7 @@ def _add_costs(document: dict[str, Any], table: RunTable, settings: CostSettings
                   if other != name and other not in settings.self_hosting}
         summary[name]["cost"]["self_hosted"] = {
             **tco.to_dict(),
+            "throughput_source": "load profile" if measured_under_load else "sequential runs",
             "break_even": {other: item.to_dict() for other, item in break_even(tco, hosted).items()},
         }
     known_scores = {name: score for name, score in scores.items() if score is not None}

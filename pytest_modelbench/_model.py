@@ -82,7 +82,8 @@ class Model:
     def __init__(
         self, spec: ModelSpec, provider: Callable[[], Provider], *, run: int,
         timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
-        task: str = "",
+        task: str = "", endpoint: Callable[[], tuple[str, str | None]] | None = None,
+        loads: list[dict[str, Any]] | None = None,
     ) -> None:
         self._spec = spec
         self._provider = provider
@@ -92,6 +93,8 @@ class Model:
         self.run = run
         self._task = task
         self._calls_made = 0
+        self._endpoint = endpoint
+        self._loads = loads
 
     @property
     def name(self) -> str:
@@ -133,6 +136,32 @@ class Model:
             self._meter.after_call(cost_usd)
         self._totals.add(completion, cost_usd=cost_usd, cached=cached)
         return completion
+
+    def load(self, prompts: Sequence[str | Sequence[dict[str, Any]]], **options: Any) -> Any:
+        """Drive concurrent streaming load at this model's server; see ``pytest_modelbench.load.run_load``.
+
+        ``concurrency=N`` (or a list of levels for a sweep) or ``rate=R`` (Poisson arrivals per
+        second), ``requests=M`` or ``duration_s=S``, and ``max_tokens``, ``slo_ttft_ms``,
+        ``slo_tpot_ms``, ``timeout``, ``seed``... Returns a ``LoadResult`` (a list for a sweep),
+        also recorded in this run's record. Needs an OpenAI-compatible model (``openai:`` or
+        ``ollama:``); a named model's ``metrics_url`` is sampled during the load.
+        """
+        from ._exceptions import ConfigError
+        from .load import run_load
+
+        if self._endpoint is None:
+            raise ConfigError(
+                f"model.load() needs an OpenAI-compatible model (openai: or ollama:); "
+                f"{self.name!r} uses provider {self._spec.provider!r}"
+            )
+        base_url, api_key = self._endpoint()
+        metrics_url = self._spec.extra.get("metrics_url")
+        if metrics_url is not None:
+            options.setdefault("metrics_url", metrics_url)
+        result = run_load(base_url=base_url, model=self._spec.model, api_key=api_key, prompts=prompts, **options)
+        if self._loads is not None:
+            self._loads.extend(item.to_dict() for item in (result if isinstance(result, list) else [result]))
+        return result
 
     def __repr__(self) -> str:
         return f"<Model {self.name} run {self.run}>"

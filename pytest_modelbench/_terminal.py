@@ -221,6 +221,33 @@ def _pair_lines(analysis: Any) -> list[str]:
     return lines
 
 
+def _load_lines(document: Mapping[str, Any], order: Sequence[str]) -> list[str]:
+    rows = []
+    for name in order:
+        for level in document["models"][name].get("load") or ():
+            label = f"c={level['level']}" if level["mode"] == "concurrency" else f"{level['level']:g}/s"
+
+            def ms(metric: str, stat: str) -> str:
+                return compact((level[metric] or {}).get(stat))
+
+            rows.append([
+                _short(name, 20), label, compact(level["mean_in_flight"]), compact(level["request_throughput"]),
+                compact(level["output_token_throughput"]), f"{ms('ttft_ms', 'p50')}/{ms('ttft_ms', 'p99')}",
+                ms("itl_ms", "p50"), f"{ms('e2e_ms', 'p50')}/{ms('e2e_ms', 'p99')}",
+                compact(level["goodput"]), "?" if level["error_rate"] is None else f"{100 * level['error_rate']:.0f}%",
+                "client!" if level["client_bottleneck"] else "",
+            ])
+    if not rows:
+        return []
+    headers = ["model", "level", "in flight", "req/s", "tok/s", "ttft p50/99", "itl p50", "e2e p50/99",
+               "goodput", "err", ""]
+    lines = ["--- modelbench load (median over runs; ms)",
+             *table(headers, rows, ("left", *("right",) * 10)).splitlines()]
+    if any(row[-1] for row in rows):
+        lines.append("client!: the load generator itself was the bottleneck; its latencies are inflated")
+    return lines
+
+
 def summary_lines(analysis: Any, records: Sequence[Any], weights: Mapping[str, float],
                   *, verbosity: int = 0) -> list[str]:
     """All lines of the terminal summary; a line ``--- title`` starts a sub-section.
@@ -240,6 +267,7 @@ def summary_lines(analysis: Any, records: Sequence[Any], weights: Mapping[str, f
     lines += _head_to_head_lines(analysis, verbosity)
     lines += _consistency_lines(analysis)
     lines += _cost_lines(document, order)
+    lines += _load_lines(document, order)
     lines += _pair_lines(analysis)
     misses = [r for r in records if r.outcome in ("failed", "error")]
     if misses and verbosity > 0:

@@ -411,7 +411,7 @@ class RunState:
             difficulty=self.spec.difficulty, weight=self.spec.weight, outcome=outcome,
             quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
             judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
-            cpu_s=cpu_s, peak_rss_mb=_peak_rss_mb() if cpu_s is not None else None, load=self.load,
+            cpu_s=cpu_s, peak_rss_mb=_peak_rss_mb() if cpu_s is not None else None, load=self.load or None,
         )
 
 
@@ -640,8 +640,19 @@ class BenchSession:
         meter = CallMeter(self.prices.get(state.model), self._ledger, free=spec.provider == "echo")
         timeout = state.spec.timeout or self.settings.timeout
         state.cpu_start = time.process_time()
+        state.load = []
         return Model(spec, lambda: provider, run=state.run, timeout=timeout, totals=state.totals, meter=meter,
-                     task=state.task)
+                     task=state.task, endpoint=self._load_endpoint(spec), loads=state.load)
+
+    def _load_endpoint(self, spec: Any) -> Any:
+        """For ``model.load``: a function giving the OpenAI-compatible base URL and key, or None."""
+        if spec.provider not in ("openai", "ollama"):
+            return None
+        import os
+
+        from .providers import resolve_openai_endpoint
+
+        return lambda: resolve_openai_endpoint(spec, os.environ)
 
     def judge_for(self, state: RunState) -> Any:
         from ._model import CallMeter, Model

@@ -80,6 +80,39 @@ def pass_at_k_block(table: RunTable, model: int) -> dict[str, Any] | None:
             **{f"pass@{k}": pass_at_k(n, c, k) for k in ks}}
 
 
+LOAD_METRICS = ("request_throughput", "output_token_throughput", "goodput", "error_rate", "mean_in_flight")
+LOAD_LATENCIES = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
+
+
+def summarise_loads(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (task, concurrency or rate) level: the median of each metric over the runs
+    that measured it (median, so one disturbed run does not move the summary), and how many
+    runs that was; flags a level where any run found the client to be the bottleneck."""
+    groups: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
+    for level in levels:
+        key = (level["task"], level["mode"], level["concurrency"] if level["mode"] == "concurrency" else level["rate"])
+        groups.setdefault(key, []).append(level)
+
+    def median(values: list[Any]) -> float | None:
+        known = [float(v) for v in values if v is not None]
+        return float(np.median(known)) if known else None
+
+    summary = []
+    for (task, mode, value), runs in groups.items():
+        entry: dict[str, Any] = {"task": task, "mode": mode, "level": value, "runs": len(runs)}
+        for metric in LOAD_METRICS:
+            entry[metric] = median([run.get(metric) for run in runs])
+        for metric in LOAD_LATENCIES:
+            entry[metric] = {
+                stat: median([(run.get(metric) or {}).get(stat) for run in runs])
+                for stat in ("mean", "p50", "p95", "p99")
+            }
+        entry["client_bottleneck"] = any(run.get("client_bottleneck") for run in runs)
+        summary.append(entry)
+    summary.sort(key=lambda item: (item["task"], item["mode"], item["level"]))
+    return summary
+
+
 def _percentiles(values: np.ndarray) -> dict[str, float] | None:
     known = values[~np.isnan(values)]
     if known.size == 0:
@@ -115,6 +148,7 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
     judged: dict[str, list[RunRecord]] = {}
     cpu: dict[str, float] = {}
     rss: dict[str, float] = {}
+    loads: dict[str, list[dict[str, Any]]] = {}
     for record in records:  # one pass for what the table leaves out: skips, judge, resources
         if record.outcome == "skipped":
             skipped[record.model] = skipped.get(record.model, 0) + 1
@@ -124,6 +158,8 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             cpu[record.model] = cpu.get(record.model, 0.0) + record.cpu_s
         if record.peak_rss_mb is not None:
             rss[record.model] = max(rss.get(record.model, 0.0), record.peak_rss_mb)
+        for level in record.load or ():
+            loads.setdefault(record.model, []).append({"task": record.task, "run": record.run, **level})
     counts = {}
     for i, name in enumerate(names):
         passed, failed, errors = (int(value) for value in by_outcome[i])
@@ -164,6 +200,8 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
         }
         if name in cpu:
             summary[name]["resources"] = {"client_cpu_s": cpu[name], "client_peak_rss_mb": rss.get(name)}
+        if name in loads:
+            summary[name]["load"] = summarise_loads(loads[name])
         block = pass_at_k_block(table, i)
         if block is not None:
             summary[name]["pass_at_k"] = block

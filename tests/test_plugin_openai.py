@@ -202,3 +202,50 @@ def test_anthropic_provider_in_a_session(pytester: pytest.Pytester, server: Fake
     assert runs["2-3]"]["outcome"] == "passed" and runs["17-25]"]["outcome"] == "failed"  # "5" answers 2 + 3
     assert runs["2-3]"]["input_tokens"] == 100  # 30 uncached + 70 read from the prompt cache
     assert runs["2-3]"]["cost_usd"] == pytest.approx((30 * 3.0 + 70 * 0.3 + 1 * 15.0) / 1e6)
+
+
+def test_load_profile_in_a_benchmark_run(pytester: pytest.Pytester) -> None:
+    from load_server import server_process
+
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.modelbench(category="speed", runs=2)
+        def test_serving(model):
+            results = model.load(["Hello"] * 4, concurrency=[1, 4], requests=12, max_tokens=8, slo_ttft_ms=5000)
+            assert [r.completed for r in results] == [12, 12]
+
+        @pytest.mark.modelbench(category="speed", runs=1)
+        def test_load_needs_openai(model):
+            model.complete("x")
+    """)
+    with server_process(ttft_ms=5.0, itl_ms=1.0, tokens=8) as handle:
+        pytester.makepyprojecttoml(f"""
+            [tool.modelbench.models.m]
+            provider = "openai"
+            model = "m"
+            base_url = "{handle.base_url}"
+            metrics_url = "{handle.metrics_url}"
+            price = {{ input = 0.0, output = 0.0 }}
+        """)
+        result = pytester.runpytest_subprocess("--modelbench-models=m", "--modelbench-json=r.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*modelbench load*", "m *c=1*", "m *c=4*"])
+    document = json.loads((pytester.path / "r.json").read_text())
+    levels = document["models"]["m"]["load"]
+    assert [(level["level"], level["runs"]) for level in levels] == [(1, 2), (4, 2)]
+    assert all(level["request_throughput"] > 0 and level["ttft_ms"]["p50"] is not None for level in levels)
+    serving = [run for run in document["runs"] if run["task"].endswith("test_serving")]
+    assert all(len(run["load"]) == 2 for run in serving)
+    assert serving[0]["load"][0]["server_gauges"]  # the named model's metrics_url was sampled
+
+
+def test_load_needs_an_openai_compatible_model(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.modelbench(category="speed", runs=1)
+        def test_serving(model):
+            model.load(["Hello"], concurrency=1, requests=1)
+    """)
+    result = pytester.runpytest("--modelbench-models=echo")
+    result.stdout.fnmatch_lines(["*model.load() needs an OpenAI-compatible model*'echo' uses provider 'echo'*"])

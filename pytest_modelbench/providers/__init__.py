@@ -51,39 +51,62 @@ def _python(spec: ModelSpec, options: ProviderOptions) -> Provider:
     return PythonProvider(spec.model, spec.params)
 
 
-def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
-    from .openai import DEFAULT_BASE_URL, OpenAIProvider
-
-    base_url = spec.base_url or options.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    key_env = spec.api_key_env or "OPENAI_API_KEY"
-    api_key = options.environ.get(key_env) or None
+def _api_key(spec: ModelSpec, environ: Mapping[str, str], default_key_env: str | None) -> str | None:
+    """The key from ``$spec.api_key_env``, else ``$default_key_env`` (None: no key is sent)."""
+    if default_key_env is None:
+        return None
+    api_key = environ.get(spec.api_key_env or default_key_env) or None
     if spec.api_key_env and api_key is None:
-        raise SpecError(
-            f"model {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set"
-        )
+        raise SpecError(f"model {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set")
+    return api_key
+
+
+def resolve_openai_endpoint(spec: ModelSpec, environ: Mapping[str, str]) -> tuple[str, str | None]:
+    """Base URL and API key an ``openai:`` or ``ollama:`` spec calls (for load profiles)."""
+    if spec.provider == "ollama":
+        return ollama_base_url(spec, environ), None
+    from .openai import DEFAULT_BASE_URL
+
+    base_url = spec.base_url or environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    return base_url, _api_key(spec, environ, "OPENAI_API_KEY")
+
+
+def _http_provider(
+    provider_class: Callable[..., Provider],
+    spec: ModelSpec,
+    options: ProviderOptions,
+    *,
+    base_url: str,
+    default_key_env: str | None,
+) -> Provider:
+    """An HTTP provider for ``spec``, its API key read and ``stream`` taken out of its params.
+
+    The key comes from the variable ``spec.api_key_env`` names, else from ``default_key_env``
+    (None: the provider is sent no key); an empty variable counts as unset, which is a
+    SpecError only when the spec named the variable itself.
+    """
+    api_key = _api_key(spec, options.environ, default_key_env)
     params = dict(spec.params)
     stream = params.pop("stream", True)
-    return OpenAIProvider(
+    return provider_class(
         spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
         max_retries=options.retries, params=params, stream=bool(stream),
     )
+
+
+def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
+    from .openai import OpenAIProvider
+
+    base_url, _ = resolve_openai_endpoint(spec, options.environ)
+    return _http_provider(OpenAIProvider, spec, options, base_url=base_url, default_key_env="OPENAI_API_KEY")
 
 
 def _anthropic(spec: ModelSpec, options: ProviderOptions) -> Provider:
     from .anthropic import DEFAULT_BASE_URL, AnthropicProvider
 
     base_url = spec.base_url or options.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-    key_env = spec.api_key_env or "ANTHROPIC_API_KEY"
-    api_key = options.environ.get(key_env) or None
-    if spec.api_key_env and api_key is None:
-        raise SpecError(
-            f"model {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set"
-        )
-    params = dict(spec.params)
-    stream = params.pop("stream", True)
-    return AnthropicProvider(
-        spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
-        max_retries=options.retries, params=params, stream=bool(stream),
+    return _http_provider(
+        AnthropicProvider, spec, options, base_url=base_url, default_key_env="ANTHROPIC_API_KEY"
     )
 
 
@@ -106,11 +129,8 @@ def _ollama(spec: ModelSpec, options: ProviderOptions) -> Provider:
     """Ollama's OpenAI-compatible endpoint; no API key."""
     from .openai import OpenAIProvider
 
-    params = dict(spec.params)
-    stream = params.pop("stream", True)
-    return OpenAIProvider(
-        spec.model, base_url=ollama_base_url(spec, options.environ), api_key=None,
-        timeout=options.timeout, max_retries=options.retries, params=params, stream=bool(stream),
+    return _http_provider(
+        OpenAIProvider, spec, options, base_url=ollama_base_url(spec, options.environ), default_key_env=None
     )
 
 

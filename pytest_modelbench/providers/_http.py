@@ -1,6 +1,6 @@
 """HTTP machinery shared by the model providers. Does not import pytest.
 
-A provider (``openai.py``; an Anthropic one later) builds on these pieces:
+A provider (``openai.py``, ``anthropic.py``) builds on these pieces:
 
 - :class:`RetryPolicy` and :func:`parse_retry_after`: which failures are retried and how long
   to wait between attempts, as the official openai-python client does.
@@ -14,11 +14,20 @@ A provider (``openai.py``; an Anthropic one later) builds on these pieces:
   :class:`Secret`: translation of failures into ``ModelCallError`` / ``ModelTimeoutError`` /
   ``ModelResponseError`` whose messages name the model, the base URL, the status and a short
   excerpt of the server's message, and never contain the API key.
+- The checks of a provider's settings and of a call's arguments (:func:`check_model`,
+  :func:`check_api_root`, :func:`check_params`, :func:`merge_request_params`, ...), whose
+  messages repeat the bad value and say what is allowed.
+- One attempt of a JSON POST: :func:`open_response` sends it, :func:`status_failure` and
+  :func:`rejects_streaming` judge an error status, :func:`send_with_fallbacks` re-sends after a
+  :class:`FellBack`; the body is read by :func:`read_sse_stream` into a
+  :class:`StreamAssembly` (the provider's own parsing of events) or by
+  :func:`read_json_object`.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import dataclasses
 import email.utils
 import json
@@ -27,11 +36,12 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from .._exceptions import ModelCallError, ModelResponseError, ModelTimeoutError
+from .._completion import Completion
+from .._exceptions import ConfigError, ModelCallError, ModelResponseError, ModelTimeoutError
 
 T = TypeVar("T")
 
@@ -45,6 +55,12 @@ EXCERPT_CHARS = 300
 ERROR_BODY_LIMIT = 65536
 
 REDACTED = "[REDACTED]"
+
+#: Statuses that reject streaming when the error text mentions it, and statuses that reject
+#: it whatever the text says (a server without a streaming endpoint).
+STREAM_REJECTED_STATUSES = frozenset({400, 404, 422})
+STREAM_UNSUPPORTED_STATUSES = frozenset({405, 501})
+MENTIONS_STREAMING = re.compile(r"\bstream(?:ing|ed|s)?\b", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- retries
@@ -508,3 +524,427 @@ class CallErrors:
 
     def response(self, reason: str) -> ModelResponseError:
         return ModelResponseError(self._message(reason))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_model(model: Any) -> str:
+    """``model`` when it is a non-empty string, else ConfigError."""
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"model {model!r} is not allowed; it must be a non-empty string")
+    return model
+
+
+def check_api_root(base_url: Any, *, endpoint_suffixes: tuple[str, ...], example: str) -> str:
+    """The API root of an http(s) ``base_url``, without a trailing slash, else ConfigError.
+
+    A URL ending in one of ``endpoint_suffixes`` (the first that matches) is cut back to the
+    root: the endpoint itself is a common slip for the API root. ``example`` is the root the
+    error message shows.
+    """
+    if isinstance(base_url, str):
+        try:
+            url = httpx.URL(base_url.strip())
+        except httpx.InvalidURL:
+            url = None
+        if url is not None and url.scheme in ("http", "https") and url.host:
+            root = base_url.strip().rstrip("/")
+            for suffix in endpoint_suffixes:
+                if root.endswith(suffix):
+                    return root[: -len(suffix)]
+            return root
+    raise ConfigError(
+        f"base_url {base_url!r} is not allowed; it must be an http(s) URL of the API root "
+        f"such as {example}"
+    )
+
+
+def check_seconds(value: Any, name: str, error: type[Exception]) -> float:
+    """``value`` as float seconds when it is a finite number > 0, else ``error``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise error(f"{name} {value!r} is not allowed; it must be seconds > 0")
+    return float(value)
+
+
+def check_max_retries(max_retries: Any) -> int:
+    """``max_retries`` when it is a whole number >= 0, else ConfigError."""
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(
+            f"max_retries {max_retries!r} is not allowed; it must be a whole number >= 0"
+        )
+    return max_retries
+
+
+def check_params(params: Any, reserved: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of a provider's default request parameters (None: none), else ConfigError."""
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"params {params!r} is not allowed; it must be a table of name = value")
+    check_reserved_params(params, reserved, ConfigError)
+    return dict(params)
+
+
+def check_reserved_params(
+    params: Mapping[str, Any], reserved: tuple[str, ...], error: type[Exception]
+) -> None:
+    """Raise ``error`` when ``params`` sets a body field the provider owns (one of ``reserved``)."""
+    taken = sorted(set(params) & set(reserved))
+    if taken:
+        raise error(
+            f"request parameter {taken[0]!r} is set by the provider and cannot be passed; "
+            f"reserved: {', '.join(reserved)} (use stream=False on the provider to turn "
+            "streaming off)"
+        )
+
+
+def check_stream(stream: Any) -> bool:
+    """``stream`` when it is a bool, else ConfigError."""
+    if not isinstance(stream, bool):
+        raise ConfigError(f"stream {stream!r} is not allowed; it must be true or false")
+    return stream
+
+
+def check_messages(messages: Any) -> None:
+    """Raise ValueError unless ``messages`` is a list of message dicts."""
+    if not isinstance(messages, list) or not all(isinstance(m, Mapping) for m in messages):
+        raise ValueError(
+            f"messages {short_repr(messages)} is not allowed; pass a list of message "
+            'dicts such as [{"role": "user", "content": "Hi"}]'
+        )
+
+
+def is_token_limit(value: Any) -> bool:
+    """Whether ``value`` is a whole number >= 1 (a valid ``max_tokens``)."""
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+
+
+def check_max_tokens(max_tokens: Any) -> None:
+    """Raise ValueError unless ``max_tokens`` is a whole number >= 1."""
+    if not is_token_limit(max_tokens):
+        raise ValueError(f"max_tokens {max_tokens!r} is not allowed; it must be a whole number >= 1")
+
+
+def check_temperature(temperature: Any) -> None:
+    """Raise ValueError unless ``temperature`` is None or a finite number >= 0."""
+    if temperature is not None and (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not math.isfinite(temperature)
+        or temperature < 0
+    ):
+        raise ValueError(f"temperature {temperature!r} is not allowed; it must be a number >= 0")
+
+
+def merge_request_params(
+    defaults: Mapping[str, Any],
+    params: Mapping[str, Any],
+    *,
+    max_tokens: int | None,
+    temperature: float | None,
+) -> dict[str, Any]:
+    """A call's request parameters: its own over the provider's ``defaults``; None = not given."""
+    merged = {**defaults, **{name: value for name, value in params.items() if value is not None}}
+    if max_tokens is not None:
+        merged["max_tokens"] = max_tokens
+    if temperature is not None:
+        merged["temperature"] = temperature
+    return {name: value for name, value in merged.items() if value is not None}
+
+
+# --------------------------------------------------------------------------- one attempt
+
+
+def make_client(
+    transport: httpx.BaseTransport | None, headers: Mapping[str, str], seconds: float
+) -> httpx.Client:
+    """A provider's connection pool: ``seconds`` for every httpx timeout, no redirects."""
+    return httpx.Client(
+        transport=transport,
+        headers=dict(headers),
+        timeout=http_timeout(seconds),
+        follow_redirects=False,
+    )
+
+
+def encode_json_body(body: Mapping[str, Any]) -> bytes:
+    """``body`` as UTF-8 JSON; ValueError when it holds something JSON cannot carry."""
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the request body cannot be sent as JSON: {exc}") from None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpenResponse:
+    """A response whose headers have arrived and body not yet, with its attempt's deadline."""
+
+    response: httpx.Response
+    deadline: Deadline
+
+
+@contextlib.contextmanager
+def open_response(
+    client: httpx.Client,
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    seconds: float,
+    errors: CallErrors,
+) -> Iterator[OpenResponse]:
+    """POST ``body`` as JSON to ``url``; yield the response once its headers arrived; close it.
+
+    ``Accept`` asks for an event stream when ``body["stream"]`` is true. The deadline of
+    ``seconds`` starts just before the request is handed to httpx. A timeout or connection
+    failure before the response arrives is a :class:`RetryableFailure`.
+    """
+    content = encode_json_body(body)
+    request = client.build_request(
+        "POST",
+        url,
+        content=content,
+        headers={"Accept": "text/event-stream" if body.get("stream") else "application/json"},
+        timeout=http_timeout(seconds),
+    )
+    deadline = Deadline.starting_now(seconds)
+    try:
+        response = client.send(request, stream=True)
+    except httpx.TimeoutException as exc:
+        raise RetryableFailure(errors.timeout(seconds, "waiting for the response")) from exc
+    except httpx.TransportError as exc:
+        raise RetryableFailure(errors.connection(exc)) from exc
+    try:
+        yield OpenResponse(response, deadline)
+    finally:
+        response.close()
+
+
+def check_headers_in_time(deadline: Deadline, errors: CallErrors) -> None:
+    """Raise a retryable timeout when the response headers came after the deadline."""
+    if deadline.expired():
+        raise RetryableFailure(errors.timeout(deadline.seconds, "waiting for the response headers"))
+
+
+def is_event_stream(response: httpx.Response, body: Mapping[str, Any]) -> bool:
+    """Whether to read the response as an event stream rather than one JSON body.
+
+    Yes when the server says ``text/event-stream``, or when a stream was asked for and the
+    server does not say JSON (some servers stream without a content type).
+    """
+    content_type = response.headers.get("content-type", "").lower()
+    return "event-stream" in content_type or bool(body.get("stream") and "json" not in content_type)
+
+
+def read_error_body(response: httpx.Response, deadline: Deadline) -> bytes:
+    """Up to :data:`ERROR_BODY_LIMIT` bytes of an error response; what arrived if reading fails."""
+    data = bytearray()
+    try:
+        for received in iter_body(response, deadline):
+            data += received.data
+            if len(data) >= ERROR_BODY_LIMIT:
+                break
+    except (DeadlineExceeded, httpx.HTTPError):
+        pass
+    return bytes(data[:ERROR_BODY_LIMIT])
+
+
+def rejects_streaming(status_code: int, error_text: str) -> bool:
+    """Whether an error status to a streaming request says the server cannot stream.
+
+    Any 405/501, or a 400/404/422 whose error text mentions streaming.
+    """
+    return status_code in STREAM_UNSUPPORTED_STATUSES or (
+        status_code in STREAM_REJECTED_STATUSES and MENTIONS_STREAMING.search(error_text) is not None
+    )
+
+
+def status_failure(
+    response: httpx.Response, error_body: bytes, errors: CallErrors, policy: RetryPolicy
+) -> ModelCallError | RetryableFailure:
+    """What to raise for an HTTP error status: a RetryableFailure when the policy retries it."""
+    error = errors.status(response.status_code, response.reason_phrase, error_body)
+    if policy.should_retry(response.status_code, response.headers):
+        return RetryableFailure(error, response.headers)
+    return error
+
+
+class FellBack(Exception):
+    """A request was rejected for a feature the provider can turn off; send it again."""
+
+
+def send_with_fallbacks(attempt: Callable[[], T], max_fallbacks: int) -> T:
+    """Run ``attempt``, running it again at once after each :class:`FellBack`.
+
+    At most ``max_fallbacks`` re-sends (they are not retries and do not wait); a FellBack of
+    the last run propagates.
+    """
+    for _ in range(max_fallbacks):
+        try:
+            return attempt()
+        except FellBack:
+            continue
+    return attempt()
+
+
+# --------------------------------------------------------------------------- reading the answer
+
+
+class StreamAssembly(Protocol):
+    """A provider's parsing of its event stream into one reply, for :func:`read_sse_stream`."""
+
+    #: ``perf_counter`` time of the read carrying the last event added, None before the first.
+    last_at: float | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the events so far make a whole reply (its stop reason arrived)."""
+        ...
+
+    def add(self, event: SSEEvent, at: float, *, at_end: bool = False) -> bool:
+        """Absorb one event that arrived at ``at``; True at the stream's end marker."""
+        ...
+
+    def progress(self) -> str:
+        """How much arrived, for the message of a truncated stream."""
+        ...
+
+    def completion(self, sent_at: float, ended_at: float | None) -> Completion:
+        """The reply, timed from ``sent_at`` to ``ended_at``."""
+        ...
+
+
+def read_sse_stream(
+    response: httpx.Response,
+    deadline: Deadline,
+    errors: CallErrors,
+    assembly: StreamAssembly,
+    *,
+    end_marker: str,
+    stop_field: str,
+    unit: str,
+) -> Completion:
+    """Read an event-stream body into ``assembly`` and return its completion.
+
+    The reply ends at the event for which ``assembly.add`` returns True (the provider's
+    ``end_marker``, e.g. ``data: [DONE]``), timed at the read that carried it. A stream that
+    ends, or whose connection breaks, before that marker is still a reply when the assembly
+    is ``finished`` (its ``stop_field`` arrived); otherwise it is a ModelResponseError
+    (truncated). Failures before any byte arrived are RetryableFailure; after that none is
+    retried. ``unit`` names one event in the timeout message ("chunk", "event").
+    """
+    decoder = SSEDecoder()
+    bytes_received = 0
+    try:
+        for received in iter_body(response, deadline):
+            bytes_received += len(received.data)
+            for event in decoder.feed(received.data):
+                if assembly.add(event, received.at):
+                    return assembly.completion(deadline.start, received.at)
+    except DeadlineExceeded:
+        raise errors.timeout(deadline.seconds, "while the stream was still arriving") from None
+    except httpx.TimeoutException as exc:
+        error = errors.timeout(deadline.seconds, f"waiting for the next stream {unit}")
+        if bytes_received == 0:
+            raise RetryableFailure(error) from exc
+        raise error from exc
+    except httpx.TransportError as exc:
+        if bytes_received == 0:
+            raise RetryableFailure(errors.connection(exc)) from exc
+        if assembly.finished:
+            return assembly.completion(deadline.start, assembly.last_at)
+        raise errors.response(
+            f"stream cut off before {end_marker} and before a {stop_field} "
+            f"({type(exc).__name__}: {exc}; {assembly.progress()})"
+        ) from exc
+    except httpx.DecodingError as exc:
+        raise errors.response(f"stream could not be decoded ({exc})") from exc
+    ended_at = time.perf_counter()
+    for event in decoder.close():
+        if assembly.add(event, ended_at, at_end=True):
+            return assembly.completion(deadline.start, ended_at)
+    if bytes_received == 0:
+        raise errors.response(f"empty body (HTTP {response.status_code})")
+    if assembly.finished:
+        return assembly.completion(deadline.start, assembly.last_at or ended_at)
+    raise errors.response(
+        f"stream ended before {end_marker} and before a {stop_field}, so the reply is "
+        f"truncated ({assembly.progress()})"
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JSONReply:
+    """A whole JSON-object response: the parsed ``payload``, the ``body`` as received (for
+    error excerpts) and ``last_at``, the ``perf_counter`` time of its last byte."""
+
+    payload: dict[str, Any]
+    body: bytes
+    last_at: float
+
+
+def read_json_object(response: httpx.Response, deadline: Deadline, errors: CallErrors) -> JSONReply:
+    """Read the whole body, which must be a JSON object.
+
+    Failures before any byte arrived are RetryableFailure; a body cut off, empty, not JSON or
+    not an object is a ModelResponseError; running past the deadline a ModelTimeoutError.
+    """
+    data = bytearray()
+    last_at = deadline.start
+    try:
+        for received in iter_body(response, deadline):
+            data += received.data
+            last_at = received.at
+    except DeadlineExceeded:
+        raise errors.timeout(deadline.seconds, "while the body was still arriving") from None
+    except httpx.TimeoutException as exc:
+        error = errors.timeout(deadline.seconds, "reading the body")
+        if not data:
+            raise RetryableFailure(error) from exc
+        raise error from exc
+    except httpx.TransportError as exc:
+        if not data:
+            raise RetryableFailure(errors.connection(exc)) from exc
+        raise errors.response(
+            f"connection closed after {len(data)} bytes of the body ({type(exc).__name__}: {exc})"
+        ) from exc
+    except httpx.DecodingError as exc:
+        raise errors.response(f"body could not be decoded ({exc})") from exc
+    if not data:
+        raise errors.response(f"empty body (HTTP {response.status_code})")
+    body = bytes(data)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise errors.response(f"body is not JSON: {error_excerpt(body)!r}") from None
+    if not isinstance(payload, dict):
+        raise errors.response(f"body is not a JSON object: {error_excerpt(body)!r}")
+    return JSONReply(payload, body, last_at)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def token_count(usage: Any, name: str) -> int | None:
+    """``usage[name]`` when it is a whole number >= 0, else None (not reported)."""
+    if not isinstance(usage, Mapping):
+        return None
+    value = usage.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

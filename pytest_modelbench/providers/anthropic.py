@@ -52,7 +52,6 @@ Anthropic's ``input_tokens`` does not include them.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -64,30 +63,39 @@ from .._exceptions import ConfigError
 from ._http import (
     CallErrors,
     Deadline,
-    DeadlineExceeded,
-    RetryableFailure,
+    FellBack,
+    JSONReply,
     RetryPolicy,
     Secret,
-    SSEDecoder,
     SSEEvent,
     call_with_retries,
+    check_api_root,
+    check_headers_in_time,
+    check_max_retries,
+    check_max_tokens,
+    check_messages,
+    check_model,
+    check_params,
+    check_reserved_params,
+    check_seconds,
+    check_stream,
+    check_temperature,
     error_excerpt,
-    http_timeout,
-    iter_body,
+    is_event_stream,
+    is_token_limit,
+    make_client,
+    merge_request_params,
+    open_response,
+    read_error_body,
+    read_json_object,
+    read_sse_stream,
+    rejects_streaming,
     safe_url,
-)
-
-# Generic helpers and the stream-rejection rule of the OpenAI provider, shared rather than
-# copied (candidates for a move into _http.py).
-from .openai import (
-    _MENTIONS_STREAMING,
-    _STREAM_REJECTED_STATUSES,
-    _STREAM_UNSUPPORTED_STATUSES,
-    _check_seconds,
-    _read_error_body,
-    _short_repr,
-    _str_or_none,
-    _token_count,
+    send_with_fallbacks,
+    short_repr,
+    status_failure,
+    str_or_none,
+    token_count,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -107,10 +115,6 @@ _ACTIVITY_DELTAS = {"text_delta": "text", "thinking_delta": "thinking", "input_j
 
 _ENDPOINT = "/v1/messages"
 _MAX_FALLBACKS = 1
-
-
-class _FellBack(Exception):
-    """A request was rejected for a feature the provider can turn off; send it again."""
 
 
 class AnthropicProvider:
@@ -143,30 +147,20 @@ class AnthropicProvider:
         stream: bool = True,
         default_max_tokens: int = 1024,
     ) -> None:
-        if not isinstance(model, str) or not model.strip():
-            raise ConfigError(f"model {model!r} is not allowed; it must be a non-empty string")
-        self.model = model
-        self.base_url = _check_base_url(base_url)
-        self.timeout = _check_seconds(timeout, "timeout", ConfigError)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        self.model = check_model(model)
+        self.base_url = check_api_root(
+            base_url, endpoint_suffixes=(_ENDPOINT, "/v1"), example=DEFAULT_BASE_URL
+        )
+        self.timeout = check_seconds(timeout, "timeout", ConfigError)
+        self.max_retries = check_max_retries(max_retries)
+        self.params = check_params(params, RESERVED_PARAMS)
+        params_max_tokens = self.params.get("max_tokens")
+        if params_max_tokens is not None and not is_token_limit(params_max_tokens):
             raise ConfigError(
-                f"max_retries {max_retries!r} is not allowed; it must be a whole number >= 0"
+                f"params max_tokens {params_max_tokens!r} is not allowed; it must be a whole number >= 1"
             )
-        self.max_retries = max_retries
-        if params is None:
-            params = {}
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"params {params!r} is not allowed; it must be a table of name = value")
-        _check_param_names(params, ConfigError)
-        if params.get("max_tokens") is not None and not _is_token_limit(params["max_tokens"]):
-            raise ConfigError(
-                f"params max_tokens {params['max_tokens']!r} is not allowed; it must be a whole number >= 1"
-            )
-        self.params = dict(params)
-        if not isinstance(stream, bool):
-            raise ConfigError(f"stream {stream!r} is not allowed; it must be true or false")
-        self._stream = stream
-        if not _is_token_limit(default_max_tokens):
+        self._stream = check_stream(stream)
+        if not is_token_limit(default_max_tokens):
             raise ConfigError(
                 f"default_max_tokens {default_max_tokens!r} is not allowed; it must be a whole number >= 1"
             )
@@ -176,12 +170,7 @@ class AnthropicProvider:
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
         self._url = f"{self.base_url}{_ENDPOINT}"
-        self._client = httpx.Client(
-            transport=transport,
-            headers=_default_headers(secret),
-            timeout=http_timeout(self.timeout),
-            follow_redirects=False,
-        )
+        self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
 
     # ------------------------------------------------------------------ public
@@ -215,28 +204,16 @@ class AnthropicProvider:
         """
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; create a new provider")
-        if max_tokens is not None and not _is_token_limit(max_tokens):
-            raise ValueError(f"max_tokens {max_tokens!r} is not allowed; it must be a whole number >= 1")
-        if temperature is not None and (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or not math.isfinite(temperature)
-            or temperature < 0
-        ):
-            raise ValueError(f"temperature {temperature!r} is not allowed; it must be a number >= 0")
-        call_timeout = self.timeout if timeout is None else _check_seconds(timeout, "timeout", ValueError)
-        _check_param_names(params, ValueError)
-        request_params = {**self.params, **{k: v for k, v in params.items() if v is not None}}
         if max_tokens is not None:
-            request_params["max_tokens"] = max_tokens
-        if temperature is not None:
-            request_params["temperature"] = temperature
-        request_params = {name: value for name, value in request_params.items() if value is not None}
+            check_max_tokens(max_tokens)
+        check_temperature(temperature)
+        call_timeout = self.timeout if timeout is None else check_seconds(timeout, "timeout", ValueError)
+        check_reserved_params(params, RESERVED_PARAMS, ValueError)
+        request_params = merge_request_params(
+            self.params, params, max_tokens=max_tokens, temperature=temperature
+        )
         request_params.setdefault("max_tokens", self.default_max_tokens)
-        if not _is_token_limit(request_params["max_tokens"]):
-            raise ValueError(
-                f"max_tokens {request_params['max_tokens']!r} is not allowed; it must be a whole number >= 1"
-            )
+        check_max_tokens(request_params["max_tokens"])
         system, conversation = split_system(messages)
         if system is not None:
             if "system" in request_params:
@@ -248,12 +225,9 @@ class AnthropicProvider:
 
         def attempt() -> Completion:
             # The only fallback (streaming off) happens at most once per provider.
-            for _ in range(_MAX_FALLBACKS):
-                try:
-                    return self._attempt(conversation, request_params, call_timeout)
-                except _FellBack:
-                    continue
-            return self._attempt(conversation, request_params, call_timeout)
+            return send_with_fallbacks(
+                lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
+            )
 
         return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
 
@@ -283,140 +257,45 @@ class AnthropicProvider:
         self, conversation: list[Mapping[str, Any]], request_params: dict[str, Any], seconds: float
     ) -> Completion:
         body = self._body(conversation, request_params)
-        try:
-            content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"the request body cannot be sent as JSON: {exc}") from None
-        request = self._client.build_request(
-            "POST",
-            self._url,
-            content=content,
-            headers={"Accept": "text/event-stream" if self._stream else "application/json"},
-            timeout=http_timeout(seconds),
-        )
-        deadline = Deadline.starting_now(seconds)
-        try:
-            response = self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise RetryableFailure(self._errors.timeout(seconds, "waiting for the response")) from exc
-        except httpx.TransportError as exc:
-            raise RetryableFailure(self._errors.connection(exc)) from exc
-        try:
+        with open_response(self._client, self._url, body, seconds=seconds, errors=self._errors) as opened:
+            response, deadline = opened.response, opened.deadline
             if not response.is_success:
                 self._reject(response, body, deadline)
-            if deadline.expired():
-                raise RetryableFailure(self._errors.timeout(seconds, "waiting for the response headers"))
-            content_type = response.headers.get("content-type", "").lower()
-            if "event-stream" in content_type or (body.get("stream") and "json" not in content_type):
-                return self._read_stream(response, deadline)
-            return self._read_json(response, deadline)
-        finally:
-            response.close()
+            check_headers_in_time(deadline, self._errors)
+            if is_event_stream(response, body):
+                return read_sse_stream(
+                    response, deadline, self._errors, _MessageAssembly(self._errors),
+                    end_marker="message_stop", stop_field="stop_reason", unit="event",
+                )
+            return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
 
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
-        error_body = _read_error_body(response, deadline)
-        status = response.status_code
-        if body.get("stream") and (
-            status in _STREAM_UNSUPPORTED_STATUSES
-            or (
-                status in _STREAM_REJECTED_STATUSES
-                and _MENTIONS_STREAMING.search(error_body.decode("utf-8", errors="replace"))
-            )
+        error_body = read_error_body(response, deadline)
+        if body.get("stream") and rejects_streaming(
+            response.status_code, error_body.decode("utf-8", errors="replace")
         ):
             self._stream = False
-            raise _FellBack
-        error = self._errors.status(status, response.reason_phrase, error_body)
-        if self._policy.should_retry(status, response.headers):
-            raise RetryableFailure(error, response.headers)
-        raise error
+            raise FellBack
+        raise status_failure(response, error_body, self._errors, self._policy)
 
-    def _read_stream(self, response: httpx.Response, deadline: Deadline) -> Completion:
-        decoder = SSEDecoder()
-        stream = _MessageAssembly(self._errors)
-        bytes_received = 0
-        try:
-            for received in iter_body(response, deadline):
-                bytes_received += len(received.data)
-                for event in decoder.feed(received.data):
-                    if stream.add(event, received.at):
-                        return stream.completion(deadline.start, received.at)
-        except DeadlineExceeded:
-            raise self._errors.timeout(deadline.seconds, "while the stream was still arriving") from None
-        except httpx.TimeoutException as exc:
-            error = self._errors.timeout(deadline.seconds, "waiting for the next stream event")
-            if bytes_received == 0:
-                raise RetryableFailure(error) from exc
-            raise error from exc
-        except httpx.TransportError as exc:
-            if bytes_received == 0:
-                raise RetryableFailure(self._errors.connection(exc)) from exc
-            if stream.finished:
-                return stream.completion(deadline.start, stream.last_at)
-            raise self._errors.response(
-                f"stream cut off before message_stop and before a stop_reason "
-                f"({type(exc).__name__}: {exc}; {stream.progress()})"
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise self._errors.response(f"stream could not be decoded ({exc})") from exc
-        ended_at = time.perf_counter()
-        for event in decoder.close():
-            if stream.add(event, ended_at, at_end=True):
-                return stream.completion(deadline.start, ended_at)
-        if bytes_received == 0:
-            raise self._errors.response(f"empty body (HTTP {response.status_code})")
-        if stream.finished:
-            return stream.completion(deadline.start, stream.last_at or ended_at)
-        raise self._errors.response(
-            f"stream ended before message_stop and before a stop_reason, so the reply is "
-            f"truncated ({stream.progress()})"
-        )
-
-    def _read_json(self, response: httpx.Response, deadline: Deadline) -> Completion:
-        data = bytearray()
-        last_at = deadline.start
-        try:
-            for received in iter_body(response, deadline):
-                data += received.data
-                last_at = received.at
-        except DeadlineExceeded:
-            raise self._errors.timeout(deadline.seconds, "while the body was still arriving") from None
-        except httpx.TimeoutException as exc:
-            error = self._errors.timeout(deadline.seconds, "reading the body")
-            if not data:
-                raise RetryableFailure(error) from exc
-            raise error from exc
-        except httpx.TransportError as exc:
-            if not data:
-                raise RetryableFailure(self._errors.connection(exc)) from exc
-            raise self._errors.response(
-                f"connection closed after {len(data)} bytes of the body ({type(exc).__name__}: {exc})"
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise self._errors.response(f"body could not be decoded ({exc})") from exc
-        if not data:
-            raise self._errors.response(f"empty body (HTTP {response.status_code})")
-        try:
-            payload = json.loads(bytes(data))
-        except ValueError:
-            raise self._errors.response(f"body is not JSON: {error_excerpt(bytes(data))!r}") from None
-        if not isinstance(payload, dict):
-            raise self._errors.response(f"body is not a JSON object: {error_excerpt(bytes(data))!r}")
+    def _json_completion(self, reply: JSONReply, sent_at: float) -> Completion:
+        payload = reply.payload
         if payload.get("type") == "error" or payload.get("error"):
-            raise self._errors.response(f"server returned an error: {error_excerpt(bytes(data))}")
+            raise self._errors.response(f"server returned an error: {error_excerpt(reply.body)}")
         blocks = payload.get("content")
         if not isinstance(blocks, list):
-            raise self._errors.response(f"response has no content list: {error_excerpt(bytes(data))!r}")
+            raise self._errors.response(f"response has no content list: {error_excerpt(reply.body)!r}")
         usage = payload.get("usage")
         input_tokens, cached_input_tokens = prompt_token_counts(usage)
         return Completion(
             text=content_text(blocks),
             input_tokens=input_tokens,
             cached_input_tokens=cached_input_tokens,
-            output_tokens=_token_count(usage, "output_tokens"),
-            latency_ms=(last_at - deadline.start) * 1000.0,
+            output_tokens=token_count(usage, "output_tokens"),
+            latency_ms=(reply.last_at - sent_at) * 1000.0,
             ttft_ms=None,
-            finish_reason=_str_or_none(payload.get("stop_reason")),
+            finish_reason=str_or_none(payload.get("stop_reason")),
             raw=payload,
         )
 
@@ -434,11 +313,7 @@ def split_system(messages: Any) -> tuple[str | list[dict[str, Any]] | None, list
     system messages. The other messages (roles ``user`` and ``assistant``) are returned as
     given, in order; the caller's list and dicts are not changed.
     """
-    if not isinstance(messages, list) or not all(isinstance(m, Mapping) for m in messages):
-        raise ValueError(
-            f"messages {_short_repr(messages)} is not allowed; pass a list of message "
-            'dicts such as [{"role": "user", "content": "Hi"}]'
-        )
+    check_messages(messages)
     contents: list[str | list[Any]] = []
     conversation: list[Mapping[str, Any]] = []
     for position, message in enumerate(messages):
@@ -451,7 +326,7 @@ def split_system(messages: Any) -> tuple[str | list[dict[str, Any]] | None, list
                 contents.append(content)
                 continue
             raise ValueError(
-                f"messages[{position}] ({role}) has content {_short_repr(content)}; a system "
+                f"messages[{position}] ({role}) has content {short_repr(content)}; a system "
                 "message's content must be a string or a list of content blocks"
             )
         if role not in CONVERSATION_ROLES:
@@ -463,7 +338,7 @@ def split_system(messages: Any) -> tuple[str | list[dict[str, Any]] | None, list
         conversation.append(message)
     if not conversation:
         raise ValueError(
-            f"messages {_short_repr(messages)} has no user or assistant message; the Messages "
+            f"messages {short_repr(messages)} has no user or assistant message; the Messages "
             "API needs at least one"
         )
     if not contents:
@@ -657,7 +532,7 @@ class _MessageAssembly:
                 if value is not None:
                     merged[name] = value
             self.usage = merged
-            if _token_count(usage, "output_tokens") is not None:
+            if token_count(usage, "output_tokens") is not None:
                 self.output_reported = True
 
     def completion(self, sent_at: float, ended_at: float | None) -> Completion:
@@ -679,7 +554,7 @@ class _MessageAssembly:
             text=content_text(content),
             input_tokens=input_tokens,
             cached_input_tokens=cached_input_tokens,
-            output_tokens=_token_count(self.usage, "output_tokens") if self.output_reported else None,
+            output_tokens=token_count(self.usage, "output_tokens") if self.output_reported else None,
             latency_ms=(ended_at - sent_at) * 1000.0,
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=self.stop_reason,
@@ -698,11 +573,11 @@ def prompt_token_counts(usage: Any) -> tuple[int | None, int | None]:
     ``prompt_tokens`` does, with the cache reads as ``cached_input_tokens`` so that they are
     priced at the cache-read price. Cache writes are priced as ordinary input.
     """
-    base = _token_count(usage, "input_tokens")
+    base = token_count(usage, "input_tokens")
     if base is None:
         return None, None
-    read = _token_count(usage, "cache_read_input_tokens")
-    written = _token_count(usage, "cache_creation_input_tokens")
+    read = token_count(usage, "cache_read_input_tokens")
+    written = token_count(usage, "cache_creation_input_tokens")
     return base + (read or 0) + (written or 0), read
 
 
@@ -715,36 +590,3 @@ def _default_headers(secret: Secret | None) -> dict[str, str]:
     if secret is not None:
         headers["x-api-key"] = secret.reveal()
     return headers
-
-
-def _check_base_url(base_url: Any) -> str:
-    if isinstance(base_url, str):
-        try:
-            url = httpx.URL(base_url.strip())
-        except httpx.InvalidURL:
-            url = None
-        if url is not None and url.scheme in ("http", "https") and url.host:
-            root = base_url.strip().rstrip("/")
-            # The endpoint, or its /v1 prefix, is a common slip for the API root: accept both.
-            for suffix in (_ENDPOINT, "/v1"):
-                if root.endswith(suffix):
-                    return root[: -len(suffix)]
-            return root
-    raise ConfigError(
-        f"base_url {base_url!r} is not allowed; it must be an http(s) URL of the API root "
-        f"such as {DEFAULT_BASE_URL}"
-    )
-
-
-def _check_param_names(params: Mapping[str, Any], error: type[Exception]) -> None:
-    reserved = sorted(set(params) & set(RESERVED_PARAMS))
-    if reserved:
-        raise error(
-            f"request parameter {reserved[0]!r} is set by the provider and cannot be passed; "
-            f"reserved: {', '.join(RESERVED_PARAMS)} (use stream=False on the provider to turn "
-            "streaming off)"
-        )
-
-
-def _is_token_limit(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= 1

@@ -35,7 +35,6 @@ count; None when the call did not stream or produced none); ``latency_ms`` to th
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -46,20 +45,39 @@ import httpx
 from .._completion import Completion
 from .._exceptions import ConfigError
 from ._http import (
-    ERROR_BODY_LIMIT,
     CallErrors,
     Deadline,
-    DeadlineExceeded,
-    RetryableFailure,
+    FellBack,
+    JSONReply,
     RetryPolicy,
     Secret,
-    SSEDecoder,
     SSEEvent,
     call_with_retries,
+    check_api_root,
+    check_headers_in_time,
+    check_max_retries,
+    check_max_tokens,
+    check_messages,
+    check_model,
+    check_params,
+    check_reserved_params,
+    check_seconds,
+    check_stream,
+    check_temperature,
     error_excerpt,
-    http_timeout,
-    iter_body,
+    is_event_stream,
+    make_client,
+    merge_request_params,
+    open_response,
+    read_error_body,
+    read_json_object,
+    read_sse_stream,
+    rejects_streaming,
     safe_url,
+    send_with_fallbacks,
+    status_failure,
+    str_or_none,
+    token_count,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -68,17 +86,10 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RESERVED_PARAMS = ("messages", "model", "stream", "stream_options")
 
 _STREAM_OPTIONS_STATUSES = frozenset({400, 422})
-_STREAM_REJECTED_STATUSES = frozenset({400, 404, 422})
-_STREAM_UNSUPPORTED_STATUSES = frozenset({405, 501})
 _MENTIONS_STREAM_OPTIONS = re.compile(r"stream_options|include_usage", re.IGNORECASE)
-_MENTIONS_STREAMING = re.compile(r"\bstream(?:ing|ed|s)?\b", re.IGNORECASE)
 _MENTIONS_MAX_COMPLETION_TOKENS = re.compile(r"max_completion_tokens", re.IGNORECASE)
 _ENDPOINT = "/chat/completions"
 _MAX_FALLBACKS = 3
-
-
-class _FellBack(Exception):
-    """A request was rejected for a field the provider can drop; send it again."""
 
 
 class OpenAIProvider:
@@ -108,25 +119,12 @@ class OpenAIProvider:
         sleep: Callable[[float], None] = time.sleep,
         stream: bool = True,
     ) -> None:
-        if not isinstance(model, str) or not model.strip():
-            raise ConfigError(f"model {model!r} is not allowed; it must be a non-empty string")
-        self.model = model
-        self.base_url = _check_base_url(base_url)
-        self.timeout = _check_seconds(timeout, "timeout", ConfigError)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigError(
-                f"max_retries {max_retries!r} is not allowed; it must be a whole number >= 0"
-            )
-        self.max_retries = max_retries
-        if params is None:
-            params = {}
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"params {params!r} is not allowed; it must be a table of name = value")
-        _check_param_names(params, ConfigError)
-        self.params = dict(params)
-        if not isinstance(stream, bool):
-            raise ConfigError(f"stream {stream!r} is not allowed; it must be true or false")
-        self._stream = stream
+        self.model = check_model(model)
+        self.base_url = check_api_root(base_url, endpoint_suffixes=(_ENDPOINT,), example=DEFAULT_BASE_URL)
+        self.timeout = check_seconds(timeout, "timeout", ConfigError)
+        self.max_retries = check_max_retries(max_retries)
+        self.params = check_params(params, RESERVED_PARAMS)
+        self._stream = check_stream(stream)
         self._send_stream_options = True
         self._max_tokens_field = "max_tokens"
         self._sleep = sleep
@@ -134,12 +132,7 @@ class OpenAIProvider:
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
         self._url = f"{self.base_url}{_ENDPOINT}"
-        self._client = httpx.Client(
-            transport=transport,
-            headers=_default_headers(secret),
-            timeout=http_timeout(self.timeout),
-            follow_redirects=False,
-        )
+        self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
 
     # ------------------------------------------------------------------ public
@@ -176,39 +169,21 @@ class OpenAIProvider:
         """
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; create a new provider")
-        if not isinstance(messages, list) or not all(isinstance(m, Mapping) for m in messages):
-            raise ValueError(
-                f"messages {_short_repr(messages)} is not allowed; pass a list of message "
-                'dicts such as [{"role": "user", "content": "Hi"}]'
-            )
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-        ):
-            raise ValueError(f"max_tokens {max_tokens!r} is not allowed; it must be a whole number >= 1")
-        if temperature is not None and (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float))
-            or not math.isfinite(temperature)
-            or temperature < 0
-        ):
-            raise ValueError(f"temperature {temperature!r} is not allowed; it must be a number >= 0")
-        call_timeout = self.timeout if timeout is None else _check_seconds(timeout, "timeout", ValueError)
-        _check_param_names(params, ValueError)
-        request_params = {**self.params, **{k: v for k, v in params.items() if v is not None}}
+        check_messages(messages)
         if max_tokens is not None:
-            request_params["max_tokens"] = max_tokens
-        if temperature is not None:
-            request_params["temperature"] = temperature
-        request_params = {name: value for name, value in request_params.items() if value is not None}
+            check_max_tokens(max_tokens)
+        check_temperature(temperature)
+        call_timeout = self.timeout if timeout is None else check_seconds(timeout, "timeout", ValueError)
+        check_reserved_params(params, RESERVED_PARAMS, ValueError)
+        request_params = merge_request_params(
+            self.params, params, max_tokens=max_tokens, temperature=temperature
+        )
 
         def attempt() -> Completion:
             # Each fallback turns one thing off for good, so at most 3 can happen.
-            for _ in range(_MAX_FALLBACKS):
-                try:
-                    return self._attempt(messages, request_params, call_timeout)
-                except _FellBack:
-                    continue
-            return self._attempt(messages, request_params, call_timeout)
+            return send_with_fallbacks(
+                lambda: self._attempt(messages, request_params, call_timeout), _MAX_FALLBACKS
+            )
 
         return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
 
@@ -242,46 +217,24 @@ class OpenAIProvider:
 
     def _attempt(self, messages: list[dict], request_params: dict[str, Any], seconds: float) -> Completion:
         body = self._body(messages, request_params)
-        try:
-            content = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"the request body cannot be sent as JSON: {exc}") from None
-        request = self._client.build_request(
-            "POST",
-            self._url,
-            content=content,
-            headers={"Accept": "text/event-stream" if self._stream else "application/json"},
-            timeout=http_timeout(seconds),
-        )
-        deadline = Deadline.starting_now(seconds)
-        try:
-            response = self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise RetryableFailure(self._errors.timeout(seconds, "waiting for the response")) from exc
-        except httpx.TransportError as exc:
-            raise RetryableFailure(self._errors.connection(exc)) from exc
-        try:
+        with open_response(self._client, self._url, body, seconds=seconds, errors=self._errors) as opened:
+            response, deadline = opened.response, opened.deadline
             if not response.is_success:
                 self._reject(response, body, deadline)
-            if deadline.expired():
-                raise RetryableFailure(self._errors.timeout(seconds, "waiting for the response headers"))
-            content_type = response.headers.get("content-type", "").lower()
-            if "event-stream" in content_type or (body.get("stream") and "json" not in content_type):
-                return self._read_stream(response, deadline)
-            return self._read_json(response, deadline)
-        finally:
-            response.close()
+            check_headers_in_time(deadline, self._errors)
+            if is_event_stream(response, body):
+                return read_sse_stream(
+                    response, deadline, self._errors, _StreamAssembly(self._errors),
+                    end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
+                )
+            return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
 
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
-        error_body = _read_error_body(response, deadline)
-        status = response.status_code
-        if self._fall_back(status, error_body.decode("utf-8", errors="replace"), body):
-            raise _FellBack
-        error = self._errors.status(status, response.reason_phrase, error_body)
-        if self._policy.should_retry(status, response.headers):
-            raise RetryableFailure(error, response.headers)
-        raise error
+        error_body = read_error_body(response, deadline)
+        if self._fall_back(response.status_code, error_body.decode("utf-8", errors="replace"), body):
+            raise FellBack
+        raise status_failure(response, error_body, self._errors, self._policy)
 
     def _fall_back(self, status: int, error_text: str, body: dict[str, Any]) -> bool:
         if (
@@ -291,10 +244,7 @@ class OpenAIProvider:
         ):
             self._send_stream_options = False
             return True
-        if body.get("stream") and (
-            status in _STREAM_UNSUPPORTED_STATUSES
-            or (status in _STREAM_REJECTED_STATUSES and _MENTIONS_STREAMING.search(error_text))
-        ):
+        if body.get("stream") and rejects_streaming(status, error_text):
             self._stream = False
             return True
         if (
@@ -306,93 +256,24 @@ class OpenAIProvider:
             return True
         return False
 
-    def _read_stream(self, response: httpx.Response, deadline: Deadline) -> Completion:
-        decoder = SSEDecoder()
-        stream = _StreamAssembly(self._errors)
-        bytes_received = 0
-        try:
-            for received in iter_body(response, deadline):
-                bytes_received += len(received.data)
-                for event in decoder.feed(received.data):
-                    if stream.add(event, received.at):
-                        return stream.completion(deadline.start, received.at)
-        except DeadlineExceeded:
-            raise self._errors.timeout(deadline.seconds, "while the stream was still arriving") from None
-        except httpx.TimeoutException as exc:
-            error = self._errors.timeout(deadline.seconds, "waiting for the next stream chunk")
-            if bytes_received == 0:
-                raise RetryableFailure(error) from exc
-            raise error from exc
-        except httpx.TransportError as exc:
-            if bytes_received == 0:
-                raise RetryableFailure(self._errors.connection(exc)) from exc
-            if stream.finished:
-                return stream.completion(deadline.start, stream.last_at)
-            raise self._errors.response(
-                f"stream cut off before data: [DONE] and before a finish_reason "
-                f"({type(exc).__name__}: {exc}; {stream.progress()})"
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise self._errors.response(f"stream could not be decoded ({exc})") from exc
-        ended_at = time.perf_counter()
-        for event in decoder.close():
-            if stream.add(event, ended_at, at_end=True):
-                return stream.completion(deadline.start, ended_at)
-        if bytes_received == 0:
-            raise self._errors.response(f"empty body (HTTP {response.status_code})")
-        if stream.finished:
-            return stream.completion(deadline.start, stream.last_at or ended_at)
-        raise self._errors.response(
-            f"stream ended before data: [DONE] and before a finish_reason, so the reply is "
-            f"truncated ({stream.progress()})"
-        )
-
-    def _read_json(self, response: httpx.Response, deadline: Deadline) -> Completion:
-        data = bytearray()
-        last_at = deadline.start
-        try:
-            for received in iter_body(response, deadline):
-                data += received.data
-                last_at = received.at
-        except DeadlineExceeded:
-            raise self._errors.timeout(deadline.seconds, "while the body was still arriving") from None
-        except httpx.TimeoutException as exc:
-            error = self._errors.timeout(deadline.seconds, "reading the body")
-            if not data:
-                raise RetryableFailure(error) from exc
-            raise error from exc
-        except httpx.TransportError as exc:
-            if not data:
-                raise RetryableFailure(self._errors.connection(exc)) from exc
-            raise self._errors.response(
-                f"connection closed after {len(data)} bytes of the body ({type(exc).__name__}: {exc})"
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise self._errors.response(f"body could not be decoded ({exc})") from exc
-        if not data:
-            raise self._errors.response(f"empty body (HTTP {response.status_code})")
-        try:
-            payload = json.loads(bytes(data))
-        except ValueError:
-            raise self._errors.response(f"body is not JSON: {error_excerpt(bytes(data))!r}") from None
-        if not isinstance(payload, dict):
-            raise self._errors.response(f"body is not a JSON object: {error_excerpt(bytes(data))!r}")
+    def _json_completion(self, reply: JSONReply, sent_at: float) -> Completion:
+        payload = reply.payload
         if payload.get("error"):
-            raise self._errors.response(f"server returned an error: {error_excerpt(bytes(data))}")
+            raise self._errors.response(f"server returned an error: {error_excerpt(reply.body)}")
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise self._errors.response(f"response has no choices: {error_excerpt(bytes(data))!r}")
+            raise self._errors.response(f"response has no choices: {error_excerpt(reply.body)!r}")
         choice = choices[0]
         message = choice.get("message")
         text = _message_text(message.get("content") if isinstance(message, dict) else None)
         usage = payload.get("usage")
         return Completion(
             text=text,
-            input_tokens=_token_count(usage, "prompt_tokens"),
-            output_tokens=_token_count(usage, "completion_tokens"),
-            latency_ms=(last_at - deadline.start) * 1000.0,
+            input_tokens=token_count(usage, "prompt_tokens"),
+            output_tokens=token_count(usage, "completion_tokens"),
+            latency_ms=(reply.last_at - sent_at) * 1000.0,
             ttft_ms=None,
-            finish_reason=_str_or_none(choice.get("finish_reason")),
+            finish_reason=str_or_none(choice.get("finish_reason")),
             raw=payload,
             cached_input_tokens=_detail_count(usage, "prompt_tokens_details", "cached_tokens"),
             reasoning_tokens=_detail_count(usage, "completion_tokens_details", "reasoning_tokens"),
@@ -543,8 +424,8 @@ class _StreamAssembly:
             raw["system_fingerprint"] = self.meta["system_fingerprint"]
         return Completion(
             text="".join(first.content),
-            input_tokens=_token_count(self.usage, "prompt_tokens"),
-            output_tokens=_token_count(self.usage, "completion_tokens"),
+            input_tokens=token_count(self.usage, "prompt_tokens"),
+            output_tokens=token_count(self.usage, "completion_tokens"),
             latency_ms=(ended_at - sent_at) * 1000.0,
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=first.finish_reason,
@@ -564,55 +445,6 @@ def _default_headers(secret: Secret | None) -> dict[str, str]:
     return headers
 
 
-def _check_base_url(base_url: Any) -> str:
-    if isinstance(base_url, str):
-        try:
-            url = httpx.URL(base_url.strip())
-        except httpx.InvalidURL:
-            url = None
-        if url is not None and url.scheme in ("http", "https") and url.host:
-            root = base_url.strip().rstrip("/")
-            # The endpoint itself is a common slip for the API root: accept it.
-            return root[: -len(_ENDPOINT)] if root.endswith(_ENDPOINT) else root
-    raise ConfigError(
-        f"base_url {base_url!r} is not allowed; it must be an http(s) URL of the API root "
-        f"such as {DEFAULT_BASE_URL}"
-    )
-
-
-def _check_seconds(value: Any, name: str, error: type[Exception]) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise error(f"{name} {value!r} is not allowed; it must be seconds > 0")
-    return float(value)
-
-
-def _check_param_names(params: Mapping[str, Any], error: type[Exception]) -> None:
-    reserved = sorted(set(params) & set(RESERVED_PARAMS))
-    if reserved:
-        raise error(
-            f"request parameter {reserved[0]!r} is set by the provider and cannot be passed; "
-            f"reserved: {', '.join(RESERVED_PARAMS)} (use stream=False on the provider to turn "
-            "streaming off)"
-        )
-
-
-def _read_error_body(response: httpx.Response, deadline: Deadline) -> bytes:
-    data = bytearray()
-    try:
-        for received in iter_body(response, deadline):
-            data += received.data
-            if len(data) >= ERROR_BODY_LIMIT:
-                break
-    except (DeadlineExceeded, httpx.HTTPError):
-        pass
-    return bytes(data[:ERROR_BODY_LIMIT])
-
-
 def _message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -625,26 +457,8 @@ def _message_text(content: Any) -> str:
     return ""
 
 
-def _token_count(usage: Any, name: str) -> int | None:
-    if not isinstance(usage, Mapping):
-        return None
-    value = usage.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return None
-    return value
-
-
 def _detail_count(usage: Any, details: str, name: str) -> int | None:
     """A count inside ``usage[details]`` (e.g. prompt_tokens_details.cached_tokens), or None."""
     if not isinstance(usage, Mapping):
         return None
-    return _token_count(usage.get(details), name)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return token_count(usage.get(details), name)
