@@ -8,6 +8,12 @@
 Each configuration runs in a fresh ``python -m pytest`` process; configurations alternate and
 the median of the repeats is used, so machine noise affects both sides alike.
 
+The plugin's end-of-session work (importing numpy and the analysis modules, then ranking,
+comparing and recommending) is a fixed cost, independent of the number of runs. To separate
+it from the per-run cost, the first comparison is also made at twice the size: the marginal
+ratio (extra time of the N extra benchmark runs / extra time of the N extra plain tests) is
+the per-run overhead.
+
     python benchmarks/overhead.py [--tests 2000] [--repeats 7]
 """
 
@@ -75,6 +81,8 @@ def main() -> None:
         (directory / "pytest.ini").write_text("[pytest]\n")
         (directory / "test_plain.py").write_text(textwrap.dedent(PLAIN.format(n=n)))
         (directory / "test_marked.py").write_text(textwrap.dedent(MARKED.format(n=n)))
+        (directory / "test_plain2.py").write_text(textwrap.dedent(PLAIN.format(n=2 * n)))
+        (directory / "test_marked2.py").write_text(textwrap.dedent(MARKED.format(n=2 * n)))
 
         plain, marked = compare(
             directory, ["test_plain.py"], ["test_marked.py", "--modelbench-models=echo"], options.repeats
@@ -82,6 +90,14 @@ def main() -> None:
         print(f"{n} plain parametrized tests:          {plain:7.3f} s (median of {options.repeats})")
         print(f"{n} benchmark runs against echo:       {marked:7.3f} s")
         print(f"ratio benchmark/plain:                 {marked / plain:7.3f}  (target <= 1.30)")
+        plain2, marked2 = compare(
+            directory, ["test_plain2.py"], ["test_marked2.py", "--modelbench-models=echo"], options.repeats
+        )
+        print(f"{2 * n} plain / benchmark runs:          {plain2:7.3f} s / {marked2:7.3f} s")
+        marginal = (marked2 - marked) / (plain2 - plain) if plain2 > plain else float("nan")
+        fixed = marked - plain - (marked2 - marked - (plain2 - plain))
+        print(f"per-run (marginal) ratio:              {marginal:7.3f}")
+        print(f"fixed end-of-session cost (estimate):  {fixed:7.3f} s")
 
         disabled, enabled = compare(
             directory, ["test_plain.py", "-p", "no:modelbench"], ["test_plain.py"], options.repeats

@@ -237,10 +237,10 @@ def parse_compare(text: Any, models: list[str]) -> tuple[str, str] | None:
 
 def _report_paths(value: Any) -> list[str]:
     """``--modelbench-report`` may be given several times; the ini value may list several."""
-    from .reports import parse_report_path
-
     if not value:
         return []
+    from .reports import parse_report_path
+
     items = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", str(value))
     paths = [item.strip() for item in items if item and item.strip()]
     for path in paths:
@@ -250,6 +250,9 @@ def _report_paths(value: Any) -> list[str]:
 
 def _gate_settings(values: Mapping[str, Any], alpha: float, models: list[str], baseline: Path | None) -> Any:
     """GateSettings from the gate options; None when no gate is asked for."""
+    keys = ("fail_on_regression", "tolerance", "min_score", "max_p95_latency_ms", "max_cost_per_task")
+    if not any(values.get(key) not in (None, "", False) for key in keys):
+        return None
     from .gates import (
         GateSettings,
         parse_max_cost_per_task,

@@ -780,13 +780,13 @@ class BenchSession:
             session.exitstatus = self.gate_exit
 
     def _baseline_gates_and_recommendations(self) -> None:
-        from .baseline import compare_to_baseline, cost_per_task_by_model
-        from .gates import evaluate_gates
         from .recommend import recommend, resolve_use_case
 
         settings, document = self.settings, self.document
         comparison = None
         if self.baseline is not None:
+            from .baseline import compare_to_baseline
+
             try:
                 comparison = compare_to_baseline(self.records, self.baseline, category_weights=settings.categories)
             except ConfigError as exc:
@@ -796,6 +796,9 @@ class BenchSession:
                 document["baseline"] = comparison.to_dict()
                 self.baseline_comparison = comparison
         if settings.gates is not None:
+            from .baseline import cost_per_task_by_model
+            from .gates import evaluate_gates
+
             self.gate_results = evaluate_gates(
                 settings.gates, models=document["models"], comparison=comparison,
                 cost_per_task=cost_per_task_by_model(self.records),
@@ -812,6 +815,8 @@ class BenchSession:
     def _write_reports(self, document: dict[str, Any]) -> None:
         import os
 
+        if not self.settings.reports and not os.environ.get("GITHUB_STEP_SUMMARY"):
+            return
         from .reports import append_github_summary, render_markdown, write_report
 
         for path in self.settings.reports:
