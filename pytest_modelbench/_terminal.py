@@ -275,7 +275,8 @@ def summary_lines(analysis: Any, records: Sequence[Any], weights: Mapping[str, f
         for record in misses:
             reason = record.error if record.outcome == "error" else record.detail
             label = "MISSED" if record.outcome == "failed" else "ERROR"
-            lines.append(f"{label:6} {record.model} {record.task} run {record.run}: {reason}")
+            lines.append(_short(f"{label:6} {record.model} {record.task} run {record.run}", 100))
+            lines.append(_short(f"       {reason}", 100))
     elif misses:
         lines.append(f"{len(misses)} runs missed or errored; -v lists them")
     return lines
