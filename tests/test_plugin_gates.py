@@ -187,6 +187,8 @@ def test_recommendations(project: pytest.Pytester) -> None:
     assert names == {"complex_reasoning", "high_volume", "code_generation", "content_creation", "safety_critical"}
     one = project.runpytest("--modelbench-models=m=python:agents:strong", "--modelbench-use-case=high_volume",
                             "--modelbench-json=one.json")
+    assert one.ret == 0
+    one.stdout.fnmatch_lines(["*modelbench recommendations*", "high_volume: *"])
     assert len(json.loads((project.path / "one.json").read_text())["recommendations"]) == 1
     bad = project.runpytest("--modelbench-models=m=python:agents:strong", "--modelbench-use-case=nope")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
