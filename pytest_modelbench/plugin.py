@@ -530,7 +530,16 @@ class BenchSession:
             self.close()
             raise pytest.UsageError(str(exc)) from None
         self.baseline: Any = None
-        if settings.baseline_path is not None and not self.is_worker:
+        creating = (settings.baseline_path is not None and settings.update_baseline
+                    and not settings.baseline_path.exists() and not self.is_worker)
+        if creating and settings.gates is not None and settings.gates.fail_on_regression:
+            self.close()
+            raise pytest.UsageError(
+                f"--modelbench-baseline: {str(settings.baseline_path)!r} does not exist, so there is no "
+                "regression to check; record it first (--modelbench-update-baseline without "
+                "--modelbench-fail-on-regression creates it)"
+            )
+        if settings.baseline_path is not None and not self.is_worker and not creating:
             from .baseline import load_baseline
 
             try:

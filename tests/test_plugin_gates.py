@@ -193,3 +193,17 @@ def test_recommendations(project: pytest.Pytester) -> None:
     bad = project.runpytest("--modelbench-models=m=python:agents:strong", "--modelbench-use-case=nope")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*nope*"])
+
+
+def test_update_baseline_creates_a_missing_baseline(project: pytest.Pytester) -> None:
+    result = project.runpytest("--modelbench-models=m=python:agents:strong",
+                               "--modelbench-baseline=baselines/main.json", "--modelbench-update-baseline")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*baseline updated*main.json*"])
+    created = json.loads((project.path / "baselines" / "main.json").read_text())
+    assert created["models"]["m"]["passed"] == 36 and "baseline" not in created
+    # with the regression gate, a missing baseline stays an error: there is nothing to compare with
+    gated = project.runpytest("--modelbench-models=m=python:agents:strong", "--modelbench-baseline=none.json",
+                              "--modelbench-update-baseline", "--modelbench-fail-on-regression")
+    assert gated.ret == pytest.ExitCode.USAGE_ERROR
+    gated.stderr.fnmatch_lines(["*none.json' does not exist, so there is no regression to check*"])
