@@ -191,6 +191,10 @@ def _head_to_head_lines(analysis: Any, verbosity: int) -> list[str]:
     if verbosity > 0 or len(h2h.models) <= 4:
         rows = h2h.rows()
         lines += ["", *table(rows[0], rows[1:], ("left",) * len(rows[0])).splitlines()]
+    if any(not c.significant and (c.low > 0 or c.high < 0) for c in h2h.overall):
+        lines.append("note: a 95% CI (normal approximation) excludes 0 where the exact test, after Holm, does "
+                     "not;")
+        lines.append("      with few tasks, or weight on a few of them, the test decides: add tasks to tell.")
     return lines
 
 
