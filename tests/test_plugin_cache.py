@@ -25,7 +25,7 @@ def solve(prompt):
     with open(os.environ["CALLS_FILE"], "a") as calls:
         calls.write("x")
     time.sleep(random.random() / 100)
-    numbers = [int(x) for x in re.findall(r"\\\\d+", prompt)]
+    numbers = [int(x) for x in re.findall(r"\\d+", prompt)]
     text = str(sum(numbers)) if random.random() < 0.7 else "no idea"
     return {"text": text, "input_tokens": random.randint(5, 50), "output_tokens": 3}
 """
@@ -68,11 +68,16 @@ def test_record_then_replay(pytester: pytest.Pytester, monkeypatch: pytest.Monke
     assert cost["cost_usd"] == pytest.approx(recorded["models"]["python:solver:solve"]["cost"]["cost_usd"])
     assert cost["spent_usd"] == 0.0  # replayed runs report what they would have cost, spend nothing
 
-    missing = pytester.runpytest_subprocess(*args, "--modelbench-runs=4", "--modelbench-replay=store.sqlite", "-v")
-    missing.stdout.fnmatch_lines([
-        "*ReplayMissError: no recorded answer for task test_suite.py::test_addition*, model python:solver:solve, run 4*"
-    ])
+    missing = pytester.runpytest_subprocess(*args, "--modelbench-runs=4", "--modelbench-replay=store.sqlite",
+                                            "--modelbench-json=miss.json")
+    assert missing.ret == 0  # a replay miss is an error outcome, not a crash
     assert calls.read_text() == ""
+    errors = [run for run in json.loads((pytester.path / "miss.json").read_text())["runs"] if run["outcome"] == "error"]
+    assert sorted(run["run"] for run in errors) == [4, 4]
+    assert errors[0]["error"].startswith(
+        "ReplayMissError: no recorded answer for task test_suite.py::test_addition[17-25], "
+        "model python:solver:solve, run 4"
+    )
 
 
 def test_bad_store_and_exclusive_options(pytester: pytest.Pytester) -> None:
