@@ -102,151 +102,93 @@ def _provider_registry(config: pytest.Config) -> dict[str, Any]:
     return registry
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Option:
+    """One ``--modelbench-NAME`` option (dest ``modelbench_NAME``) and its ini ``modelbench_NAME``.
+
+    ``kind``: ``value`` (takes a value), ``flag`` (store_true, ini bool), ``append`` (repeatable,
+    ini list) or ``optional`` (a value that may be left out: ``const`` is used then).
+    """
+
+    name: str
+    help: str
+    metavar: str | None = None
+    kind: str = "value"
+    type: Any = None
+    const: str | None = None
+
+
+OPTIONS = (
+    _Option("models", "Models to run benchmark tasks against: echo, python:module:function, "
+            "openai:MODEL[@URL], anthropic:MODEL[@URL], ollama:MODEL[@URL], "
+            "a name from [tool.modelbench.models], or ALIAS=SPEC", "SPEC[,SPEC...]"),
+    _Option("runs", "Runs per task and model, overriding every task's difficulty and marker", "N",
+            type=_positive_int),
+    _Option("json", "Write the results (summary and every run) to this JSON file", "PATH"),
+    _Option("strict", "Make a model's miss or failed call an ordinary test failure", kind="flag"),
+    _Option("timeout", "Timeout of one model call unless the marker sets one (default 60)", "SECONDS",
+            type=_seconds),
+    _Option("retries", "Retries of a failed model call (default 2)", "N", type=_non_negative_int),
+    _Option("volume", "Project each model's monthly cost at this many tasks per day (also /hour, /month)",
+            "N/day"),
+    _Option("budget", "Mark which models' projected monthly cost fits this budget (needs --modelbench-volume)",
+            "USD/month"),
+    _Option("max_cost", "Stop calling models once the session's measured spend reaches this many dollars",
+            "USD"),
+    _Option("cache", "Read-through response cache (default .modelbench/cache.sqlite); write "
+            "--modelbench-cache=PATH to name another file", "PATH", kind="optional",
+            const=".modelbench/cache.sqlite"),
+    _Option("replay", "Answer only from a response store, opened read-only: no model calls", "PATH"),
+    _Option("rank", "Ranking shown as the headline (all are computed; default weighted)",
+            "weighted|bradley_terry|elo|borda|pareto"),
+    _Option("alpha", "Significance level of comparisons after Holm adjustment (default 0.05)", "ALPHA"),
+    _Option("compare", "Print a detailed head-to-head report of two models", "A,B"),
+    _Option("baseline", "Compare with the results JSON of an earlier run (paired on shared tasks)", "PATH"),
+    _Option("fail_on_regression", "Fail when a model's score dropped by at least the tolerance, significantly",
+            kind="flag"),
+    _Option("tolerance", "Score drop (0-100 points) the regression gate tolerates (default 2)", "POINTS"),
+    _Option("min_score", "Fail when a model's overall score is below N", "N|MODEL=N,..."),
+    _Option("max_p95_latency_ms", "Fail when a model's p95 latency exceeds this", "MS"),
+    _Option("max_cost_per_task", "Fail when a model's cost per task exceeds this", "USD"),
+    _Option("update_baseline", "Rewrite the baseline file with this run's results when every gate passes",
+            kind="flag"),
+    _Option("report", "Write a Markdown or self-contained HTML report (repeatable)", "PATH.md|PATH.html",
+            kind="append"),
+    _Option("use_case", "Show the recommendation for one use case only", "NAME"),
+    _Option("judge", "Model behind the 'judge' fixture (LLM-as-judge); any model spec", "SPEC"),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("modelbench", "benchmark AI models (pytest-modelbench)")
-    group.addoption(
-        "--modelbench-models", dest="modelbench_models", metavar="SPEC[,SPEC...]", default=None,
-        help="Models to run benchmark tasks against: echo, python:module:function, "
-        "openai:MODEL[@URL], anthropic:MODEL[@URL], ollama:MODEL[@URL], "
-        "a name from [tool.modelbench.models], or ALIAS=SPEC",
-    )
-    group.addoption(
-        "--modelbench-runs", dest="modelbench_runs", metavar="N", type=_positive_int, default=None,
-        help="Runs per task and model, overriding every task's difficulty and marker",
-    )
-    group.addoption(
-        "--modelbench-json", dest="modelbench_json", metavar="PATH", default=None,
-        help="Write the results (summary and every run) to this JSON file",
-    )
-    group.addoption(
-        "--modelbench-strict", dest="modelbench_strict", action="store_true", default=None,
-        help="Make a model's miss or failed call an ordinary test failure",
-    )
-    group.addoption(
-        "--modelbench-timeout", dest="modelbench_timeout", metavar="SECONDS", type=_seconds,
-        default=None, help="Timeout of one model call unless the marker sets one (default 60)",
-    )
-    group.addoption(
-        "--modelbench-retries", dest="modelbench_retries", metavar="N", type=_non_negative_int,
-        default=None, help="Retries of a failed model call (default 2)",
-    )
-    group.addoption(
-        "--modelbench-volume", dest="modelbench_volume", metavar="N/day", default=None,
-        help="Project each model's monthly cost at this many tasks per day (also /hour, /month)",
-    )
-    group.addoption(
-        "--modelbench-budget", dest="modelbench_budget", metavar="USD/month", default=None,
-        help="Mark which models' projected monthly cost fits this budget (needs --modelbench-volume)",
-    )
-    group.addoption(
-        "--modelbench-max-cost", dest="modelbench_max_cost", metavar="USD", default=None,
-        help="Stop calling models once the session's measured spend reaches this many dollars",
-    )
-    group.addoption(
-        "--modelbench-cache", dest="modelbench_cache", metavar="PATH", nargs="?",
-        const=".modelbench/cache.sqlite", default=None,
-        help="Read-through response cache (default .modelbench/cache.sqlite); write "
-        "--modelbench-cache=PATH to name another file",
-    )
-    group.addoption(
-        "--modelbench-replay", dest="modelbench_replay", metavar="PATH", default=None,
-        help="Answer only from a response store, opened read-only: no model calls",
-    )
-    group.addoption(
-        "--modelbench-rank", dest="modelbench_rank", default=None,
-        metavar="weighted|bradley_terry|elo|borda|pareto",
-        help="Ranking shown as the headline (all are computed; default weighted)",
-    )
-    group.addoption(
-        "--modelbench-alpha", dest="modelbench_alpha", metavar="ALPHA", default=None,
-        help="Significance level of comparisons after Holm adjustment (default 0.05)",
-    )
-    group.addoption(
-        "--modelbench-compare", dest="modelbench_compare", metavar="A,B", default=None,
-        help="Print a detailed head-to-head report of two models",
-    )
-    group.addoption(
-        "--modelbench-baseline", dest="modelbench_baseline", metavar="PATH", default=None,
-        help="Compare with the results JSON of an earlier run (paired on shared tasks)",
-    )
-    group.addoption(
-        "--modelbench-fail-on-regression", dest="modelbench_fail_on_regression", action="store_true",
-        default=None, help="Fail when a model's score dropped by at least the tolerance, significantly",
-    )
-    group.addoption(
-        "--modelbench-tolerance", dest="modelbench_tolerance", metavar="POINTS", default=None,
-        help="Score drop (0-100 points) the regression gate tolerates (default 2)",
-    )
-    group.addoption(
-        "--modelbench-min-score", dest="modelbench_min_score", metavar="N|MODEL=N,...", default=None,
-        help="Fail when a model's overall score is below N",
-    )
-    group.addoption(
-        "--modelbench-max-p95-latency-ms", dest="modelbench_max_p95_latency_ms", metavar="MS", default=None,
-        help="Fail when a model's p95 latency exceeds this",
-    )
-    group.addoption(
-        "--modelbench-max-cost-per-task", dest="modelbench_max_cost_per_task", metavar="USD", default=None,
-        help="Fail when a model's cost per task exceeds this",
-    )
-    group.addoption(
-        "--modelbench-update-baseline", dest="modelbench_update_baseline", action="store_true", default=None,
-        help="Rewrite the baseline file with this run's results when every gate passes",
-    )
-    group.addoption(
-        "--modelbench-report", dest="modelbench_report", metavar="PATH.md|PATH.html", action="append",
-        default=None, help="Write a Markdown or self-contained HTML report (repeatable)",
-    )
-    group.addoption(
-        "--modelbench-use-case", dest="modelbench_use_case", metavar="NAME", default=None,
-        help="Show the recommendation for one use case only",
-    )
-    group.addoption(
-        "--modelbench-judge", dest="modelbench_judge", metavar="SPEC", default=None,
-        help="Model behind the 'judge' fixture (LLM-as-judge); any model spec",
-    )
-    parser.addini("modelbench_models", "Models to benchmark (as --modelbench-models)", default="")
-    parser.addini("modelbench_judge", "Judge model spec (as --modelbench-judge)", default="")
-    parser.addini("modelbench_rank", "Headline ranking (as --modelbench-rank)", default="")
-    parser.addini("modelbench_alpha", "Significance level (as --modelbench-alpha)", default="")
-    parser.addini("modelbench_compare", "Two models to compare in detail (as --modelbench-compare)", default="")
-    parser.addini("modelbench_baseline", "Baseline results file (as --modelbench-baseline)", default="")
-    parser.addini("modelbench_fail_on_regression", "Regression gate (as --modelbench-fail-on-regression)",
-                  type="bool", default=False)
-    parser.addini("modelbench_tolerance", "Regression tolerance in points", default="")
-    parser.addini("modelbench_min_score", "Minimum score gate (as --modelbench-min-score)", default="")
-    parser.addini("modelbench_max_p95_latency_ms", "p95 latency gate in ms", default="")
-    parser.addini("modelbench_max_cost_per_task", "Cost per task gate in USD", default="")
-    parser.addini("modelbench_update_baseline", "Update the baseline when gates pass", type="bool", default=False)
-    parser.addini("modelbench_report", "Report files (.md or .html)", type="args", default=[])
-    parser.addini("modelbench_use_case", "Use case shown in the recommendations", default="")
-    parser.addini("modelbench_cache", "Response cache file (as --modelbench-cache=PATH)", default="")
-    parser.addini("modelbench_replay", "Replay store file (as --modelbench-replay)", default="")
-    parser.addini("modelbench_runs", "Runs per task and model (as --modelbench-runs)", default="")
-    parser.addini("modelbench_json", "Results file (as --modelbench-json)", default="")
-    parser.addini("modelbench_strict", "Misses fail the session (as --modelbench-strict)", type="bool", default=False)
-    parser.addini("modelbench_timeout", "Timeout of one model call in seconds", default="")
-    parser.addini("modelbench_retries", "Retries of a failed model call", default="")
-    parser.addini("modelbench_volume", "Tasks per day for cost projection (as --modelbench-volume)", default="")
-    parser.addini("modelbench_budget", "Monthly budget in USD (as --modelbench-budget)", default="")
-    parser.addini("modelbench_max_cost", "Spend cap of a session in USD (as --modelbench-max-cost)", default="")
-
-
-#: Every option ``--modelbench-NAME`` (dest ``modelbench_NAME``) with its ini ``modelbench_NAME``.
-OPTION_NAMES = (
-    "models", "runs", "json", "strict", "timeout", "retries", "volume", "budget", "max_cost",
-    "judge", "cache", "replay", "rank", "alpha", "compare", "baseline", "fail_on_regression",
-    "tolerance", "min_score", "max_p95_latency_ms", "max_cost_per_task", "update_baseline",
-    "report", "use_case",
-)
+    for option in OPTIONS:
+        flag, dest = "--modelbench-" + option.name.replace("_", "-"), "modelbench_" + option.name
+        extra: dict[str, Any] = {}
+        if option.kind == "flag":
+            extra["action"] = "store_true"
+        else:
+            extra["metavar"] = option.metavar
+            if option.type is not None:
+                extra["type"] = option.type
+            if option.kind == "append":
+                extra["action"] = "append"
+            elif option.kind == "optional":
+                extra.update(nargs="?", const=option.const)
+        group.addoption(flag, dest=dest, default=None, help=option.help, **extra)
+        if option.kind == "flag":
+            parser.addini(dest, f"{option.help} (as {flag})", type="bool", default=False)
+        elif option.kind == "append":
+            parser.addini(dest, f"{option.help} (as {flag})", type="args", default=[])
+        else:
+            parser.addini(dest, f"{option.help} (as {flag})", default="")
 
 
 def _option_values(config: pytest.Config) -> dict[str, Any]:
     """Each option's command-line value, else its ini value."""
     values = {}
-    for name in OPTION_NAMES:
-        cli = config.getoption(f"modelbench_{name}")
-        values[name] = cli if cli is not None else config.getini(f"modelbench_{name}")
+    for option in OPTIONS:
+        cli = config.getoption(f"modelbench_{option.name}")
+        values[option.name] = cli if cli is not None else config.getini(f"modelbench_{option.name}")
     return values
 
 
