@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -599,8 +600,6 @@ class BenchSession:
         """For ``model.load``: a function giving the OpenAI-compatible base URL and key, or None."""
         if spec.provider not in ("openai", "ollama"):
             return None
-        import os
-
         from .providers import resolve_openai_endpoint
 
         return lambda: resolve_openai_endpoint(spec, os.environ)
@@ -706,22 +705,25 @@ class BenchSession:
         if self._ledger is not None:
             self.document.setdefault("budget", {})["session_spend"] = self._ledger.snapshot().to_dict()
         self._baseline_gates_and_recommendations()
-        meta = build_meta(
-            plugin_version=__version__, pytest_version=pytest.__version__,
-            started=self.started,
-            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            rootdir=self.config.rootpath,
-            models=[spec.describe() for spec in settings.models],
-            settings=settings.describe(),
-        )
-        models = self.document.pop("models")
-        full = build_document(meta, models, self.records, **self.document)
-        self.document["models"] = models
-        if settings.json_path is not None:
-            write_json_atomic(settings.json_path, full)
-        self._write_reports(full)
-        if settings.update_baseline:
-            self._update_baseline(full)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if settings.json_path is not None or settings.reports or summary_file or settings.update_baseline:
+            # the full document (meta asks git for the commit) only when a file is written
+            meta = build_meta(
+                plugin_version=__version__, pytest_version=pytest.__version__,
+                started=self.started,
+                finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                rootdir=self.config.rootpath,
+                models=[spec.describe() for spec in settings.models],
+                settings=settings.describe(),
+            )
+            models = self.document.pop("models")
+            full = build_document(meta, models, self.records, **self.document)
+            self.document["models"] = models
+            if settings.json_path is not None:
+                write_json_atomic(settings.json_path, full)
+            self._write_reports(full, summary_file)
+            if settings.update_baseline:
+                self._update_baseline(full)
         if self.gate_results:
             from .gates import gates_passed
 
@@ -763,16 +765,14 @@ class BenchSession:
         self.recommendations = recommend(document, cases, records=self.records, alpha=settings.alpha)
         document["recommendations"] = [item.to_dict() for item in self.recommendations]
 
-    def _write_reports(self, document: dict[str, Any]) -> None:
-        import os
-
-        if not self.settings.reports and not os.environ.get("GITHUB_STEP_SUMMARY"):
+    def _write_reports(self, document: dict[str, Any], summary_file: str | None) -> None:
+        if not self.settings.reports and not summary_file:
             return
         from .reports import append_github_summary, render_markdown, write_report
 
         for path in self.settings.reports:
             write_report(document, path)
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
+        if summary_file:
             append_github_summary(render_markdown(document))
 
     def _update_baseline(self, document: dict[str, Any]) -> None:
