@@ -33,20 +33,22 @@ QUALITY_SHARE = 0.4
 
 
 def category_scores(table: RunTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per (model, category): score (0-100), weighted pass rate, tasks run. NaN when none."""
-    passed = table.cell_means(table.passed)
-    quality = table.cell_means(table.quality)
-    task_score = PASS_SHARE * passed + QUALITY_SHARE * quality
-    ran = ~np.isnan(task_score)
-    weights = np.where(ran, table.task_weight[None, :], 0.0)
-    onehot = np.zeros((table.n_tasks, len(table.categories)))
-    onehot[np.arange(table.n_tasks), table.task_category] = 1.0
-    weight_sum = weights @ onehot
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = 100.0 * (np.where(ran, task_score, 0.0) * weights) @ onehot / weight_sum
-        pass_rate = (np.where(ran, passed, 0.0) * weights) @ onehot / weight_sum
-    tasks = ran.astype(np.int64) @ onehot.astype(np.int64)
-    return score, pass_rate, tasks
+    """Per (model, category): score (0-100), weighted pass rate, tasks run. NaN when none.
+
+    The point estimates of :func:`pytest_modelbench.rankings.weighted_category_mean`, which
+    also gives their task-clustered standard errors: the score is defined in one place.
+    """
+    from .rankings import task_scores, weighted_category_mean
+
+    def category_means(values: np.ndarray) -> Any:
+        return weighted_category_mean(
+            values, table.task_weight, table.task_category, np.ones(len(table.categories)),
+            np.arange(table.n_tasks), table.n_tasks, category_se=False, overall_se=False,
+        )
+
+    scores = category_means(task_scores(table))
+    pass_rate = category_means(table.cell_means(table.passed)).category
+    return scores.category, pass_rate, scores.tasks
 
 
 def overall_scores(category_score: np.ndarray, categories: Sequence[str],
