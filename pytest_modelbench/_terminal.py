@@ -225,19 +225,21 @@ def _pair_lines(analysis: Any) -> list[str]:
     return lines
 
 
+def _stat(level: Mapping[str, Any], metric: str, stat: str) -> str:
+    """One latency statistic of a load level, compact ('?' when unknown)."""
+    return compact((level[metric] or {}).get(stat))
+
+
 def _load_lines(document: Mapping[str, Any], order: Sequence[str]) -> list[str]:
     rows = []
     for name in order:
         for level in document["models"][name].get("load") or ():
             label = f"c={level['level']}" if level["mode"] == "concurrency" else f"{level['level']:g}/s"
-
-            def ms(metric: str, stat: str) -> str:
-                return compact((level[metric] or {}).get(stat))
-
             rows.append([
                 _short(name, 20), label, compact(level["mean_in_flight"]), compact(level["request_throughput"]),
-                compact(level["output_token_throughput"]), f"{ms('ttft_ms', 'p50')}/{ms('ttft_ms', 'p99')}",
-                ms("itl_ms", "p50"), f"{ms('e2e_ms', 'p50')}/{ms('e2e_ms', 'p99')}",
+                compact(level["output_token_throughput"]),
+                f"{_stat(level, 'ttft_ms', 'p50')}/{_stat(level, 'ttft_ms', 'p99')}",
+                _stat(level, "itl_ms", "p50"), f"{_stat(level, 'e2e_ms', 'p50')}/{_stat(level, 'e2e_ms', 'p99')}",
                 compact(level["goodput"]), "?" if level["error_rate"] is None else f"{100 * level['error_rate']:.0f}%",
                 "client!" if level["client_bottleneck"] else "",
             ])
