@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_modelbench._analysis import CompareSettings, analyse
-from pytest_modelbench._config import DEFAULT_CATEGORY_WEIGHTS
-from pytest_modelbench._records import RunRecord
-from pytest_modelbench._results import build_document, write_json_atomic
-from pytest_modelbench._table import RunTable
+from pytest_modelbench.session.analysis import CompareSettings, analyse
+from pytest_modelbench.core.config import DEFAULT_CATEGORY_WEIGHTS
+from pytest_modelbench.core.records import RunRecord
+from pytest_modelbench.core.results import build_document, write_json_atomic
+from pytest_modelbench.core.table import RunTable
 
 CATEGORIES = ("accuracy", "coding", "quality", "reasoning", "safety")
 DIFFICULTIES = ("trivial", "easy", "medium", "hard", "expert")

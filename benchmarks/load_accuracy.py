@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from load_server import server_process  # noqa: E402
 
-from pytest_modelbench import load  # noqa: E402
+from pytest_modelbench.profile import load  # noqa: E402
 
 TTFT_MS, ITL_MS, TOKENS = 50.0, 10.0, 32
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from load_server import server_process  # noqa: E402
 
-from pytest_modelbench.load import available_cpus, run_load  # noqa: E402
+from pytest_modelbench.profile.load import available_cpus, run_load  # noqa: E402
 
 BARE = """
 import asyncio, json, sys, time

@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from pytest_modelbench._config import DEFAULT_CATEGORY_WEIGHTS
-from pytest_modelbench._table import RunTable
-from pytest_modelbench.comparison import compare, head_to_head
-from pytest_modelbench.consistency import consistency
-from pytest_modelbench.rankings import rank_models, score_model
+from pytest_modelbench.core.config import DEFAULT_CATEGORY_WEIGHTS
+from pytest_modelbench.core.table import RunTable
+from pytest_modelbench.compare.head_to_head import compare, head_to_head
+from pytest_modelbench.profile.consistency import consistency
+from pytest_modelbench.compare.rankings import rank_models, score_model
 
 CATEGORIES = ("accuracy", "coding", "quality", "reasoning", "safety")
 DIFFICULTIES = ("trivial", "easy", "medium", "hard", "expert")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._completion import Completion
 from ._exceptions import (
     ConfigError,
     ModelbenchError,
@@ -12,10 +11,11 @@ from ._exceptions import (
     ModelTimeoutError,
     SpecError,
 )
-from ._records import RunRecord
-from ._specs import ModelSpec
-from .datasets import Task, TaskList, tasks_from_csv, tasks_from_jsonl
-from .providers import ProviderOptions
+from .core.records import RunRecord
+from .design.datasets import Task, TaskList, tasks_from_csv, tasks_from_jsonl
+from .models.completion import Completion
+from .models.providers import ProviderOptions
+from .models.specs import ModelSpec
 
 __version__ = "0.1.0"
 

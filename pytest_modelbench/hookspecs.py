@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .providers import ProviderFactory
+    from .models.providers import ProviderFactory
 
 
 @pytest.hookspec

@@ -4,9 +4,10 @@ from __future__ import annotations
 # modules they import) never import numpy twice in one process.
 import numpy  # noqa: F401
 
-import pytest_modelbench._results  # noqa: F401
-import pytest_modelbench._terminal  # noqa: F401
-import pytest_modelbench.scoring  # noqa: F401
+import pytest_modelbench.core.results  # noqa: F401
+import pytest_modelbench.core.scoring  # noqa: F401
+import pytest_modelbench.reports.terminal  # noqa: F401
+import pytest_modelbench.session.analysis  # noqa: F401
 
 pytest_plugins = ["pytester"]
 

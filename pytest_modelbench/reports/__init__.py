@@ -1,6 +1,9 @@
-"""Reports people read: Markdown (GitHub job summary), one self-contained HTML file, and
-JUnit XML properties of a run. All take the results document (docs/results.md) as input and
-do not import pytest.
+"""Reports people read: the terminal summary (:mod:`.terminal`), Markdown for the GitHub job
+summary (:mod:`.markdown`), one self-contained HTML file with SVG charts (:mod:`.html`,
+:mod:`.svg`), and JUnit XML properties of a run.
+
+All render the results document (docs/results.md). May import: ``compare``, ``profile``,
+``design``, ``models``, ``cost``, ``core`` and the foundation. Does not import pytest.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from .._records import RunRecord
+from ..core.records import RunRecord
 from .html import render_html
 from .markdown import append_github_summary, render_markdown
 

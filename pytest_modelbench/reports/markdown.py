@@ -253,7 +253,7 @@ def baseline_block(document: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def gate_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Gate results (dicts of :class:`~pytest_modelbench.gates.GateResult`) ([] when absent)."""
+    """Gate results (dicts of :class:`~pytest_modelbench.compare.gates.GateResult`) ([] when absent)."""
     block = document.get("gates")
     if isinstance(block, Mapping):
         block = block.get("results")
@@ -261,7 +261,7 @@ def gate_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def recommendation_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Recommendations (dicts of :class:`~pytest_modelbench.recommend.UseCaseRecommendation`)."""
+    """Recommendations (dicts of :class:`~pytest_modelbench.compare.recommend.UseCaseRecommendation`)."""
     block = document.get("recommendations")
     if isinstance(block, Mapping):
         block = block.get("use_cases", list(block.values()))

@@ -1,0 +1,132 @@
+"""The JSON results file: building, writing atomically, reading back.
+
+Schema (documented in docs/results.md)::
+
+    {"schema_version": 1, "meta": {...}, "models": {name: {...}}, "runs": [{...}, ...]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import ConfigError
+from .records import RunRecord, records_from_dicts
+
+SCHEMA_VERSION = 1
+
+
+def git_commit(directory: Path) -> str | None:
+    """The checked-out commit of ``directory``'s repository, or None outside git."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def build_meta(*, plugin_version: str, pytest_version: str, started: str, finished: str,
+               rootdir: Path, models: Sequence[Mapping[str, Any]],
+               settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "plugin": "pytest-modelbench",
+        "plugin_version": plugin_version,
+        "python_version": platform.python_version(),
+        "pytest_version": pytest_version,
+        "started_at": started,
+        "finished_at": finished,
+        "git_commit": git_commit(rootdir),
+        "models": list(models),
+        "settings": dict(settings),
+    }
+
+
+def build_document(meta: Mapping[str, Any], models: Mapping[str, Any],
+                   records: Sequence[RunRecord], **extra: Any) -> dict[str, Any]:
+    """The results document; ``runs`` stays the list of records, encoded as it is written."""
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "meta": dict(meta),
+        "models": dict(models),
+        **extra,
+        "runs": records,
+    }
+    return document
+
+
+def _write_document(stream: Any, document: Mapping[str, Any]) -> None:
+    """Indented JSON, except that each element of a top-level ``runs`` list is one compact line.
+
+    Readable and diff-friendly, and fast for a million runs (the C encoder does the lines).
+    """
+    compact = json.JSONEncoder(allow_nan=False, separators=(", ", ": ")).encode
+    stream.write("{")
+    for number, (key, value) in enumerate(document.items()):
+        stream.write(",\n  " if number else "\n  ")
+        stream.write(json.dumps(key) + ": ")
+        if key == "runs" and isinstance(value, list):
+            if not value:
+                stream.write("[]")
+                continue
+            stream.write("[\n    ")
+            for start in range(0, len(value), 10_000):  # bounded memory for a million runs
+                if start:
+                    stream.write(",\n    ")
+                batch = value[start : start + 10_000]
+                stream.write(",\n    ".join(
+                    compact(run.to_dict() if isinstance(run, RunRecord) else run) for run in batch
+                ))
+            stream.write("\n  ]")
+        else:
+            stream.write(json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n  "))
+    stream.write("\n}\n")
+
+
+def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
+    """Write to a temporary file in the same directory, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            _write_document(stream, document)
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_results(path: Path) -> tuple[dict[str, Any], list[RunRecord]]:
+    """Read a results file; ConfigError naming the file when it is missing or malformed."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"results file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"results file {str(path)!r} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+        found = document.get("schema_version") if isinstance(document, dict) else None
+        raise ConfigError(
+            f"results file {str(path)!r} has schema_version {found!r}; this plugin reads {SCHEMA_VERSION}"
+        )
+    runs = document.get("runs")
+    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+        raise ConfigError(f"results file {str(path)!r} has no valid 'runs' list")
+    try:
+        records = records_from_dicts(runs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"results file {str(path)!r} has a malformed run: {exc}") from None
+    return document, records

@@ -1,0 +1,592 @@
+"""Client of Anthropic's Messages API (``POST /v1/messages``). Does not import pytest.
+
+One :class:`AnthropicProvider` holds one ``httpx.Client`` (one connection pool) and is closed
+with :meth:`AnthropicProvider.close`. It is built on the shared machinery of ``_http.py``
+(retries, SSE parsing, deadlines, error messages without the key), as ``openai.py`` is.
+
+What a call does, in order:
+
+1. The OpenAI-style ``messages`` are split: ``system`` (and ``developer``) messages become the
+   top-level ``system`` field (several text contents joined with a blank line), the ``user`` /
+   ``assistant`` messages are sent as given, in order.
+2. POST ``{base_url}/v1/messages`` with headers ``x-api-key`` (when a key is given),
+   ``anthropic-version: 2023-06-01`` and ``content-type: application/json``, and a body with
+   ``model``, ``messages``, ``max_tokens`` (required by the API: the call's, else the
+   provider's ``params``, else ``default_max_tokens``), ``system`` when there is one, the
+   request parameters (None values omitted) and ``stream: true`` (unless the provider was
+   made with ``stream=False``).
+3. A rejection of streaming falls back to non-streaming requests and is remembered for the
+   provider's later calls, as in ``openai.py``: a 400/404/422 whose error mentions streaming,
+   or any 405/501 to a streaming request. The fallback is re-sent at once and does not count
+   as a retry.
+4. Failures are retried by :class:`~pytest_modelbench.models.providers._http.RetryPolicy` exactly as
+   the OpenAI provider (and the official anthropic-python client, whose retry rules are the
+   same): connection errors and timeouts before any byte of the body arrived, HTTP 408, 409,
+   429 and >= 500 (Anthropic's 529 ``overloaded_error`` included), waiting what
+   ``retry-after`` asks when it is at most 60 s. Once body bytes have arrived nothing is
+   retried.
+5. The answer is read with an overall deadline of ``timeout`` seconds from the request being
+   sent, checked after every network read.
+
+The event stream (Anthropic, "Streaming Messages",
+https://docs.anthropic.com/en/docs/build-with-claude/streaming): ``message_start`` (a Message
+with empty content and the input ``usage``), per content block ``content_block_start``,
+``content_block_delta`` (``text_delta``, ``thinking_delta``, ``signature_delta``,
+``input_json_delta``, ``citations_delta``) and ``content_block_stop``, then ``message_delta``
+(``stop_reason`` and the *cumulative* ``usage``), ``message_stop``; ``ping`` events anywhere;
+an ``error`` event (e.g. ``overloaded_error``) may replace the rest. Unknown event types are
+ignored, as the API documentation asks of clients.
+
+Measurements (``time.perf_counter``, from just before the request is handed to httpx):
+``ttft_ms`` to the network read carrying the first non-empty ``text_delta``,
+``thinking_delta`` or ``input_json_delta`` (None when the call did not stream or produced
+none); ``latency_ms`` to the read carrying ``message_stop`` (or the end of the body).
+``input_tokens`` is ``message_start.message.usage.input_tokens`` (a later ``message_delta``
+that reports ``input_tokens`` replaces it: its counts are cumulative); ``output_tokens`` is
+*assigned* from the last ``message_delta.usage.output_tokens`` (never summed over events, and
+the placeholder count of ``message_start`` is not used). Both are None when not reported.
+``cache_read_input_tokens`` and ``cache_creation_input_tokens`` are kept in ``raw["usage"]``:
+Anthropic's ``input_tokens`` does not include them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from ..._exceptions import ConfigError
+from ..completion import Completion
+from ._http import (
+    CallErrors,
+    Deadline,
+    FellBack,
+    JSONReply,
+    RetryPolicy,
+    Secret,
+    SSEEvent,
+    call_with_retries,
+    check_api_root,
+    check_headers_in_time,
+    check_max_retries,
+    check_max_tokens,
+    check_messages,
+    check_model,
+    check_params,
+    check_reserved_params,
+    check_seconds,
+    check_stream,
+    check_temperature,
+    error_excerpt,
+    is_event_stream,
+    is_token_limit,
+    make_client,
+    merge_request_params,
+    open_response,
+    read_error_body,
+    read_json_object,
+    read_sse_stream,
+    rejects_streaming,
+    safe_url,
+    send_with_fallbacks,
+    short_repr,
+    status_failure,
+    str_or_none,
+    token_count,
+)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+
+#: Body fields the provider owns; they cannot be passed as request parameters.
+RESERVED_PARAMS = ("messages", "model", "stream")
+
+#: Roles moved into the top-level ``system`` field.
+SYSTEM_ROLES = ("system", "developer")
+
+#: Roles sent in ``messages``.
+CONVERSATION_ROLES = ("user", "assistant")
+
+#: Delta types that count as the first output for TTFT, and the field holding their payload.
+_ACTIVITY_DELTAS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+
+_ENDPOINT = "/v1/messages"
+_MAX_FALLBACKS = 1
+
+
+class AnthropicProvider:
+    """Messages from Anthropic's API (or a server that copies it).
+
+    ``model`` is sent as the body's ``model``; ``base_url`` is the API root (the request goes
+    to ``{base_url}/v1/messages``; a URL already ending in ``/v1`` or ``/v1/messages`` is taken
+    as its root); ``api_key`` is sent as ``x-api-key`` (nothing is sent when it is None).
+    ``timeout`` (seconds) bounds each attempt and ``max_retries`` counts the retries after the
+    first attempt. ``params`` are default request parameters merged under each call's.
+    ``transport`` replaces httpx's network transport (tests pass ``httpx.MockTransport``) and
+    ``sleep`` the wait between retries. ``stream=False`` asks for whole responses (no TTFT is
+    then measured). ``default_max_tokens`` is sent as ``max_tokens`` when neither the call nor
+    ``params`` give one (the API requires the field).
+
+    The provider never reads environment variables: the caller resolves URL and key.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        params: dict | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        stream: bool = True,
+        default_max_tokens: int = 1024,
+    ) -> None:
+        self.model = check_model(model)
+        self.base_url = check_api_root(
+            base_url, endpoint_suffixes=(_ENDPOINT, "/v1"), example=DEFAULT_BASE_URL
+        )
+        self.timeout = check_seconds(timeout, "timeout", ConfigError)
+        self.max_retries = check_max_retries(max_retries)
+        self.params = check_params(params, RESERVED_PARAMS)
+        params_max_tokens = self.params.get("max_tokens")
+        if params_max_tokens is not None and not is_token_limit(params_max_tokens):
+            raise ConfigError(
+                f"params max_tokens {params_max_tokens!r} is not allowed; it must be a whole number >= 1"
+            )
+        self._stream = check_stream(stream)
+        if not is_token_limit(default_max_tokens):
+            raise ConfigError(
+                f"default_max_tokens {default_max_tokens!r} is not allowed; it must be a whole number >= 1"
+            )
+        self.default_max_tokens = default_max_tokens
+        self._sleep = sleep
+        self._policy = RetryPolicy(max_retries=max_retries)
+        secret = Secret(api_key) if api_key else None
+        self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
+        self._url = f"{self.base_url}{_ENDPOINT}"
+        self._client = make_client(transport, _default_headers(secret), self.timeout)
+        self._closed = False
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def stream(self) -> bool:
+        """Whether calls stream now (False after the server rejected streaming)."""
+        return self._stream
+
+    def complete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Completion:
+        """Send ``messages`` and return the reply with its measurements.
+
+        ``messages`` are OpenAI-style dicts (``role``, ``content``); ``system`` and
+        ``developer`` messages become the top-level ``system`` field, which may instead be
+        passed as the ``system`` keyword (not both). ``max_tokens``, ``temperature`` and any
+        extra keyword (``top_p``, ``top_k``, ``stop_sequences``, ``thinking``, ``tools``, ...)
+        go into the JSON body over the provider's default ``params``; None means "not given".
+        ``timeout`` overrides the provider's for this call.
+
+        Raises ModelCallError (HTTP error or connection failure, after retries; its
+        ``status_code`` is the last status or None), ModelTimeoutError, ModelResponseError
+        (truncated stream, body that is not JSON, an ``error`` event in the stream).
+        """
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed; create a new provider")
+        if max_tokens is not None:
+            check_max_tokens(max_tokens)
+        check_temperature(temperature)
+        call_timeout = self.timeout if timeout is None else check_seconds(timeout, "timeout", ValueError)
+        check_reserved_params(params, RESERVED_PARAMS, ValueError)
+        request_params = merge_request_params(
+            self.params, params, max_tokens=max_tokens, temperature=temperature
+        )
+        request_params.setdefault("max_tokens", self.default_max_tokens)
+        check_max_tokens(request_params["max_tokens"])
+        system, conversation = split_system(messages)
+        if system is not None:
+            if "system" in request_params:
+                raise ValueError(
+                    "the system prompt is given twice: as a system message and as the 'system' "
+                    "parameter; pass one of them"
+                )
+            request_params["system"] = system
+
+        def attempt() -> Completion:
+            # The only fallback (streaming off) happens at most once per provider.
+            return send_with_fallbacks(
+                lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
+            )
+
+        return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+
+    def close(self) -> None:
+        """Close the connection pool. Idempotent."""
+        self._closed = True
+        self._client.close()
+
+    def __enter__(self) -> AnthropicProvider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
+
+    # ------------------------------------------------------------------ one attempt
+
+    def _body(self, conversation: list[Mapping[str, Any]], request_params: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": conversation, **request_params}
+        if self._stream:
+            body["stream"] = True
+        return body
+
+    def _attempt(
+        self, conversation: list[Mapping[str, Any]], request_params: dict[str, Any], seconds: float
+    ) -> Completion:
+        body = self._body(conversation, request_params)
+        with open_response(self._client, self._url, body, seconds=seconds, errors=self._errors) as opened:
+            response, deadline = opened.response, opened.deadline
+            if not response.is_success:
+                self._reject(response, body, deadline)
+            check_headers_in_time(deadline, self._errors)
+            if is_event_stream(response, body):
+                return read_sse_stream(
+                    response, deadline, self._errors, _MessageAssembly(self._errors),
+                    end_marker="message_stop", stop_field="stop_reason", unit="event",
+                )
+            return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
+
+    def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
+        """Handle a non-2xx response: fall back, retry or fail. Always raises."""
+        error_body = read_error_body(response, deadline)
+        if body.get("stream") and rejects_streaming(
+            response.status_code, error_body.decode("utf-8", errors="replace")
+        ):
+            self._stream = False
+            raise FellBack
+        raise status_failure(response, error_body, self._errors, self._policy)
+
+    def _json_completion(self, reply: JSONReply, sent_at: float) -> Completion:
+        payload = reply.payload
+        if payload.get("type") == "error" or payload.get("error"):
+            raise self._errors.response(f"server returned an error: {error_excerpt(reply.body)}")
+        blocks = payload.get("content")
+        if not isinstance(blocks, list):
+            raise self._errors.response(f"response has no content list: {error_excerpt(reply.body)!r}")
+        usage = payload.get("usage")
+        input_tokens, cached_input_tokens = prompt_token_counts(usage)
+        return Completion(
+            text=content_text(blocks),
+            input_tokens=input_tokens,
+            cached_input_tokens=cached_input_tokens,
+            output_tokens=token_count(usage, "output_tokens"),
+            latency_ms=(reply.last_at - sent_at) * 1000.0,
+            ttft_ms=None,
+            finish_reason=str_or_none(payload.get("stop_reason")),
+            raw=payload,
+        )
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def split_system(messages: Any) -> tuple[str | list[dict[str, Any]] | None, list[Mapping[str, Any]]]:
+    """Move OpenAI-style system messages out of ``messages``: ``(system, conversation)``.
+
+    ``system`` and ``developer`` messages are taken out in order. Their contents, when all are
+    strings, are joined with a blank line into one string; when one is a list of content
+    blocks, the result is the list of all their blocks (a string becomes a text block), so
+    that fields such as ``cache_control`` survive. ``system`` is None when there were no
+    system messages. The other messages (roles ``user`` and ``assistant``) are returned as
+    given, in order; the caller's list and dicts are not changed.
+    """
+    check_messages(messages)
+    contents: list[str | list[Any]] = []
+    conversation: list[Mapping[str, Any]] = []
+    for position, message in enumerate(messages):
+        role = message.get("role")
+        if role in SYSTEM_ROLES:
+            content = message.get("content")
+            if isinstance(content, str) or (
+                isinstance(content, list) and all(isinstance(block, Mapping) for block in content)
+            ):
+                contents.append(content)
+                continue
+            raise ValueError(
+                f"messages[{position}] ({role}) has content {short_repr(content)}; a system "
+                "message's content must be a string or a list of content blocks"
+            )
+        if role not in CONVERSATION_ROLES:
+            raise ValueError(
+                f"messages[{position}] has role {role!r}; the anthropic provider sends roles "
+                f"{', '.join(CONVERSATION_ROLES)} (and moves {', '.join(SYSTEM_ROLES)} messages "
+                "to the top-level system prompt)"
+            )
+        conversation.append(message)
+    if not conversation:
+        raise ValueError(
+            f"messages {short_repr(messages)} has no user or assistant message; the Messages "
+            "API needs at least one"
+        )
+    if not contents:
+        return None, conversation
+    if all(isinstance(content, str) for content in contents):
+        return "\n\n".join(contents), conversation  # type: ignore[arg-type]
+    blocks: list[dict[str, Any]] = []
+    for content in contents:
+        if isinstance(content, str):
+            blocks.append({"type": "text", "text": content})
+        else:
+            blocks.extend(dict(block) for block in content)
+    return blocks, conversation
+
+
+def content_text(blocks: Any) -> str:
+    """The text of a Message's content: its ``text`` blocks joined, in order."""
+    if not isinstance(blocks, list):
+        return ""
+    return "".join(
+        block["text"]
+        for block in blocks
+        if isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    )
+
+
+# --------------------------------------------------------------------------- stream assembly
+
+
+class _Block:
+    """One content block of a streamed message, joined as its deltas arrive."""
+
+    __slots__ = ("partial_json", "signature", "start", "text_parts", "thinking_parts")
+
+    def __init__(self, start: Mapping[str, Any] | None) -> None:
+        self.start: dict[str, Any] = dict(start) if start else {}
+        self.text_parts: list[str] = []
+        self.thinking_parts: list[str] = []
+        self.partial_json: list[str] = []
+        self.signature: list[str] = []
+
+    @property
+    def type(self) -> str | None:
+        """The type given by ``content_block_start``, else the one its deltas imply."""
+        kind = self.start.get("type")
+        if isinstance(kind, str):
+            return kind
+        if self.text_parts:
+            return "text"
+        if self.thinking_parts or self.signature:
+            return "thinking"
+        if self.partial_json:
+            return "tool_use"
+        return None
+
+    def text(self) -> str:
+        """The block's text (start text and ``text_delta`` pieces), "" for other blocks."""
+        initial = self.start.get("text")
+        return (initial if isinstance(initial, str) else "") + "".join(self.text_parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        block = dict(self.start)
+        kind = self.type
+        if kind is not None:
+            block["type"] = kind
+        if kind == "text" or self.text_parts:
+            block["text"] = self.text()
+        if kind == "thinking" or self.thinking_parts:
+            initial = block.get("thinking")
+            block["thinking"] = (initial if isinstance(initial, str) else "") + "".join(self.thinking_parts)
+        if self.signature:
+            block["signature"] = "".join(self.signature)
+        if self.partial_json:
+            arguments = "".join(self.partial_json)
+            try:
+                block["input"] = json.loads(arguments) if arguments.strip() else {}
+            except ValueError:
+                block["input"] = arguments  # as received: the JSON never completed
+        return block
+
+
+class _MessageAssembly:
+    """Turns the events of a Messages stream into one Message and its measurements."""
+
+    def __init__(self, errors: CallErrors) -> None:
+        self._errors = errors
+        self.message: dict[str, Any] = {}
+        self.blocks: dict[int, _Block] = {}
+        self.usage: dict[str, Any] | None = None
+        self.output_reported = False
+        self.stop_reason: str | None = None
+        self.stop_sequence: str | None = None
+        self.events = 0
+        self.stopped = False
+        self.first_output_at: float | None = None
+        self.last_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """``message_stop`` arrived, or ``message_delta`` gave a stop_reason."""
+        return self.stopped or self.stop_reason is not None
+
+    def progress(self) -> str:
+        chars = sum(len(block.text()) for block in self.blocks.values())
+        return f"{self.events} events, {chars} characters of text received"
+
+    def add(self, event: SSEEvent, at: float, *, at_end: bool = False) -> bool:
+        """Absorb one event; True at ``message_stop``."""
+        self.last_at = at
+        if event.event == "error":
+            raise self._errors.response(f"server sent an error event: {error_excerpt(event.data)}")
+        data = event.data.strip()
+        if not data:
+            return False
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            reason = "stream ended in the middle of an event" if at_end else "stream event is not JSON"
+            raise self._errors.response(f"{reason}: {error_excerpt(data)!r}") from None
+        if not isinstance(payload, dict):
+            raise self._errors.response(f"stream event is not a JSON object: {error_excerpt(data)!r}")
+        kind = payload.get("type", event.event)
+        if kind == "error" or ("type" not in payload and isinstance(payload.get("error"), Mapping)):
+            raise self._errors.response(f"server sent an error event: {error_excerpt(data)}")
+        self.events += 1
+        if kind == "message_start":
+            self._message_start(payload.get("message"))
+        elif kind == "content_block_start":
+            block = self._block(payload.get("index"), payload.get("content_block"))
+            if block.text() and self.first_output_at is None:
+                self.first_output_at = at
+        elif kind == "content_block_delta":
+            if self._delta(payload.get("index"), payload.get("delta")) and self.first_output_at is None:
+                self.first_output_at = at
+        elif kind == "message_delta":
+            self._message_delta(payload.get("delta"), payload.get("usage"))
+        elif kind == "message_stop":
+            self.stopped = True
+            return True
+        return False
+
+    def _message_start(self, message: Any) -> None:
+        if not isinstance(message, Mapping):
+            return
+        self.message = {key: value for key, value in message.items() if key not in ("content", "usage")}
+        if isinstance(message.get("usage"), Mapping):
+            self.usage = dict(message["usage"])
+        if isinstance(message.get("stop_reason"), str):
+            self.stop_reason = message["stop_reason"]
+
+    def _block(self, index: Any, start: Any) -> _Block:
+        position = index if isinstance(index, int) and not isinstance(index, bool) else len(self.blocks)
+        block = self.blocks.get(position)
+        if block is None:
+            block = self.blocks[position] = _Block(start if isinstance(start, Mapping) else None)
+        elif isinstance(start, Mapping) and not block.start:
+            block.start = dict(start)
+        return block
+
+    def _delta(self, index: Any, delta: Any) -> bool:
+        """Absorb one content delta; True when it carried output (text, thinking, tool input)."""
+        if not isinstance(delta, Mapping):
+            return False
+        block = self._block(index, None)
+        kind = delta.get("type")
+        if kind == "text_delta" and isinstance(delta.get("text"), str):
+            block.text_parts.append(delta["text"])
+        elif kind == "thinking_delta" and isinstance(delta.get("thinking"), str):
+            block.thinking_parts.append(delta["thinking"])
+        elif kind == "input_json_delta" and isinstance(delta.get("partial_json"), str):
+            block.partial_json.append(delta["partial_json"])
+        elif kind == "signature_delta" and isinstance(delta.get("signature"), str):
+            block.signature.append(delta["signature"])
+        elif kind == "citations_delta" and isinstance(delta.get("citation"), Mapping):
+            citations = block.start.get("citations")
+            earlier = citations if isinstance(citations, list) else []
+            block.start["citations"] = [*earlier, dict(delta["citation"])]
+        field = _ACTIVITY_DELTAS.get(kind)  # type: ignore[arg-type]
+        return field is not None and isinstance(delta.get(field), str) and bool(delta[field])
+
+    def _message_delta(self, delta: Any, usage: Any) -> None:
+        if isinstance(delta, Mapping):
+            if isinstance(delta.get("stop_reason"), str):
+                self.stop_reason = delta["stop_reason"]
+            if isinstance(delta.get("stop_sequence"), str):
+                self.stop_sequence = delta["stop_sequence"]
+        if isinstance(usage, Mapping):
+            # Counts in message_delta are cumulative: assign the latest, never add.
+            merged = dict(self.usage or {})
+            for name, value in usage.items():
+                if value is not None:
+                    merged[name] = value
+            self.usage = merged
+            if token_count(usage, "output_tokens") is not None:
+                self.output_reported = True
+
+    def completion(self, sent_at: float, ended_at: float | None) -> Completion:
+        ended_at = sent_at if ended_at is None else ended_at
+        # A block known only from an empty or unknown delta adds nothing.
+        content = [block for index in sorted(self.blocks) if (block := self.blocks[index].as_dict())]
+        raw: dict[str, Any] = {
+            "id": self.message.get("id"),
+            "type": "message",
+            "role": self.message.get("role", "assistant"),
+            "model": self.message.get("model"),
+            "content": content,
+            "stop_reason": self.stop_reason,
+            "stop_sequence": self.stop_sequence,
+            "usage": self.usage,
+        }
+        input_tokens, cached_input_tokens = prompt_token_counts(self.usage)
+        return Completion(
+            text=content_text(content),
+            input_tokens=input_tokens,
+            cached_input_tokens=cached_input_tokens,
+            output_tokens=token_count(self.usage, "output_tokens") if self.output_reported else None,
+            latency_ms=(ended_at - sent_at) * 1000.0,
+            ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
+            finish_reason=self.stop_reason,
+            raw=raw,
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def prompt_token_counts(usage: Any) -> tuple[int | None, int | None]:
+    """(all prompt tokens, those read from the prompt cache) from Anthropic's usage.
+
+    Anthropic's ``input_tokens`` leaves out ``cache_read_input_tokens`` and
+    ``cache_creation_input_tokens``; the Completion reports every prompt token, as OpenAI's
+    ``prompt_tokens`` does, with the cache reads as ``cached_input_tokens`` so that they are
+    priced at the cache-read price. Cache writes are priced as ordinary input.
+    """
+    base = token_count(usage, "input_tokens")
+    if base is None:
+        return None, None
+    read = token_count(usage, "cache_read_input_tokens")
+    written = token_count(usage, "cache_creation_input_tokens")
+    return base + (read or 0) + (written or 0), read
+
+
+def _default_headers(secret: Secret | None) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "pytest-modelbench",
+        "anthropic-version": ANTHROPIC_VERSION,
+    }
+    if secret is not None:
+        headers["x-api-key"] = secret.reveal()
+    return headers

@@ -1,0 +1,179 @@
+"""Model specs: what ``--modelbench-models`` and ``[tool.modelbench.models.NAME]`` say.
+
+Forms accepted on the command line (comma separated)::
+
+    echo                              offline: answers with the prompt
+    python:package.module:function    offline: a Python callable is the model
+    openai:MODEL                      any OpenAI-compatible chat-completions server
+    openai:MODEL@URL                  ... at that base URL
+    anthropic:MODEL[@URL]             Anthropic's Messages API
+    ollama:MODEL[@URL]                Ollama's OpenAI-compatible endpoint
+    NAME                              a model declared in [tool.modelbench.models.NAME]
+    ALIAS=SPEC                        any of the above, shown under ALIAS
+
+Does not import pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._exceptions import SpecError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-/]+$")
+_ALIAS_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+NAMED_MODEL_KEYS = (
+    "provider", "model", "base_url", "api_key_env", "params", "gpu_hourly_usd", "gpus",
+    "metrics_url", "price",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A configured model. Holds the *name* of the key's environment variable, never the key."""
+
+    name: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def spec(self) -> str:
+        """The spec as a user would write it (base URL included, no secret)."""
+        text = self.provider if self.provider == "echo" and not self.model else f"{self.provider}:{self.model}"
+        if self.base_url:
+            text += f"@{self.base_url}"
+        return text
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe description for the results file: no secrets."""
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "params": dict(self.params),
+        }
+
+
+def split_spec_list(text: str) -> list[str]:
+    """Split ``a,b , c`` (also newlines) into non-empty items."""
+    return [item.strip() for item in re.split(r"[,\n]", text) if item.strip()]
+
+
+def parse_spec(
+    text: str, providers: Iterable[str], named: Mapping[str, ModelSpec] | None = None
+) -> ModelSpec:
+    """Parse one model spec. Raises SpecError naming the spec and the known providers."""
+    known = sorted(set(providers))
+    named = named or {}
+    original = text
+    alias = None
+    if "=" in text.split(":", 1)[0]:
+        alias, text = (part.strip() for part in text.split("=", 1))
+        if not _ALIAS_RE.match(alias):
+            raise SpecError(
+                f"model alias {alias!r} in {original!r} is not allowed; use letters, digits, '.', '_' or '-'"
+            )
+    if text in named:
+        spec = named[text]
+        return dataclasses.replace(spec, name=alias) if alias else spec
+    if text == "echo":
+        return ModelSpec(name=alias or "echo", provider="echo", model="")
+    if ":" not in text:
+        raise SpecError(
+            f"model spec {original!r} is not a known provider or named model; write PROVIDER:MODEL "
+            f"with a provider from: {', '.join(known)}"
+            + (f", or one of the named models: {', '.join(sorted(named))}" if named else "")
+        )
+    provider, rest = text.split(":", 1)
+    if provider not in known:
+        raise SpecError(
+            f"model spec {original!r} names unknown provider {provider!r}; known providers: {', '.join(known)}"
+        )
+    base_url = None
+    if provider == "python":
+        if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", rest):
+            raise SpecError(
+                f"model spec {original!r} is malformed; write python:package.module:function"
+            )
+        model = rest
+    else:
+        model, sep, base_url = rest.partition("@")
+        if sep and not re.match(r"^https?://\S+$", base_url):
+            raise SpecError(
+                f"model spec {original!r} has base URL {base_url!r}; it must start with http:// or https://"
+            )
+        base_url = base_url or None
+        if not model or not _NAME_RE.match(model):
+            raise SpecError(
+                f"model spec {original!r} is malformed; write {provider}:MODEL or {provider}:MODEL@URL"
+            )
+    default_name = f"{provider}:{model}"
+    return ModelSpec(name=alias or default_name, provider=provider, model=model, base_url=base_url)
+
+
+def parse_named_models(table: Any, providers: Iterable[str]) -> dict[str, ModelSpec]:
+    """Read ``[tool.modelbench.models.NAME]`` tables."""
+    if table is None:
+        return {}
+    if not isinstance(table, Mapping):
+        raise SpecError(f"[tool.modelbench.models] must be a table of models, got {table!r}")
+    known = sorted(set(providers))
+    specs: dict[str, ModelSpec] = {}
+    for name, entry in table.items():
+        where = f"[tool.modelbench.models.{name}]"
+        if not _ALIAS_RE.match(name):
+            raise SpecError(f"model name {name!r} in {where} is not allowed; use letters, digits, '.', '_' or '-'")
+        if not isinstance(entry, Mapping):
+            raise SpecError(f"{where} must be a table, got {entry!r}")
+        unknown = sorted(set(entry) - set(NAMED_MODEL_KEYS))
+        if unknown:
+            raise SpecError(f"{where} has unknown key {unknown[0]!r}; allowed: {', '.join(NAMED_MODEL_KEYS)}")
+        provider = entry.get("provider")
+        if provider not in known:
+            raise SpecError(f"{where} provider {provider!r} is not one of: {', '.join(known)}")
+        model = entry.get("model", "")
+        if provider != "echo" and (not isinstance(model, str) or not model):
+            raise SpecError(f"{where} needs model = \"...\" (a non-empty string), got {model!r}")
+        if provider == "python" and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", model):
+            raise SpecError(f"{where} model {model!r} must be package.module:function for provider 'python'")
+        base_url = entry.get("base_url")
+        if base_url is not None and (not isinstance(base_url, str) or not re.match(r"^https?://\S+$", base_url)):
+            raise SpecError(f"{where} base_url {base_url!r} must start with http:// or https://")
+        api_key_env = entry.get("api_key_env")
+        if api_key_env is not None and (not isinstance(api_key_env, str) or not re.match(r"^[A-Za-z_]\w*$", api_key_env)):
+            raise SpecError(f"{where} api_key_env {api_key_env!r} must be the name of an environment variable")
+        params = entry.get("params", {})
+        if not isinstance(params, Mapping):
+            raise SpecError(f"{where} params must be a table, got {params!r}")
+        extra = {key: entry[key] for key in ("gpu_hourly_usd", "gpus", "metrics_url", "price") if key in entry}
+        specs[name] = ModelSpec(
+            name=name, provider=provider, model=model, base_url=base_url,
+            api_key_env=api_key_env, params=dict(params), extra=extra,
+        )
+    return specs
+
+
+def parse_model_list(
+    text: str, providers: Iterable[str], named: Mapping[str, ModelSpec] | None = None
+) -> list[ModelSpec]:
+    """Parse a comma separated list of specs; names must be unique."""
+    specs = [parse_spec(item, providers, named) for item in split_spec_list(text)]
+    seen: dict[str, ModelSpec] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise SpecError(
+                f"model name {spec.name!r} is given twice ({seen[spec.name].spec!r} and {spec.spec!r}); "
+                "give one of them an alias: ALIAS=SPEC"
+            )
+        seen[spec.name] = spec
+    return specs

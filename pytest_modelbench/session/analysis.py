@@ -1,0 +1,242 @@
+"""Everything computed at the end of a session, as one JSON-ready document.
+
+``analyse()`` turns run records into the blocks of the results file (``models`` with their
+``cost``, ``budget``, ``tradeoff``, and the comparison blocks); the terminal summary, the JSON
+file and the reports are all rendered from this one document, so they always agree.
+Does not import pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..core.records import RunRecord
+from ..core.scoring import category_scores, clean_float, overall_scores, pass_at_k_block
+from ..core.table import RunTable
+from ..cost import (
+    ModelPrice,
+    SelfHosting,
+    break_even,
+    cheapest_within,
+    output_throughput,
+    self_hosted_cost,
+    summarize_costs,
+)
+from ..profile.summary import percentiles, summarise_loads, token_total
+from ..stats import wilson_interval
+
+#: The trade-off line names the cheapest model within this many score points of the best.
+TRADEOFF_POINTS = 5.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompareSettings:
+    """How models are compared: significance level, headline ranking, seeded resampling."""
+
+    alpha: float = 0.05
+    rank: str = "weighted"
+    pair: tuple[str, str] | None = None
+    seed: int = 0
+    bootstrap: int = 200
+
+
+@dataclasses.dataclass(slots=True)
+class Analysis:
+    """The JSON-ready ``document`` and the objects the terminal renders rows from."""
+
+    document: dict[str, Any]
+    comparison: Any = None
+    pair: Any = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CostSettings:
+    prices: Mapping[str, ModelPrice | None] = dataclasses.field(default_factory=dict)
+    self_hosting: Mapping[str, SelfHosting] = dataclasses.field(default_factory=dict)
+    volume_per_day: float | None = None
+    budget_usd_per_month: float | None = None
+    max_cost_usd: float | None = None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float],
+              models: Sequence[str] | None = None, table: RunTable | None = None) -> dict[str, dict[str, Any]]:
+    """The ``models`` block of the results file: one entry per model, JSON builtins only.
+
+    ``table`` is ``RunTable.from_records(records, models)`` when the caller has it already.
+    """
+    names = list(models) if models is not None else sorted({r.model for r in records})
+    if table is None:
+        table = RunTable.from_records(records, names)
+    cat_score, cat_pass, cat_tasks = category_scores(table)
+    overall = overall_scores(cat_score, table.categories, category_weights)
+    by_outcome = np.zeros((table.n_models, 3), dtype=np.int64)
+    np.add.at(by_outcome, (table.model, table.outcome.astype(np.int64)), 1)
+    skipped: dict[str, int] = {}
+    judged: dict[str, list[RunRecord]] = {}
+    cpu: dict[str, float] = {}
+    rss: dict[str, float] = {}
+    loads: dict[str, list[dict[str, Any]]] = {}
+    for record in records:  # one pass for what the table leaves out: skips, judge, resources
+        if record.outcome == "skipped":
+            skipped[record.model] = skipped.get(record.model, 0) + 1
+        if record.judge_calls:
+            judged.setdefault(record.model, []).append(record)
+        if record.cpu_s is not None:
+            cpu[record.model] = cpu.get(record.model, 0.0) + record.cpu_s
+        if record.peak_rss_mb is not None:
+            rss[record.model] = max(rss.get(record.model, 0.0), record.peak_rss_mb)
+        for level in record.load or ():
+            loads.setdefault(record.model, []).append({"task": record.task, "run": record.run, **level})
+    counts = {}
+    for i, name in enumerate(names):
+        passed, failed, errors = (int(value) for value in by_outcome[i])
+        count_skipped = skipped.get(name, 0)
+        counts[name] = {"runs": passed + failed + errors + count_skipped, "passed": passed,
+                        "failed": failed, "errors": errors, "skipped": count_skipped}
+    cat_runs = np.zeros((table.n_models, len(table.categories)), dtype=np.int64)
+    np.add.at(cat_runs, (table.model, table.task_category[table.task]), 1)
+
+    summary: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        rows = table.model == i
+        count = counts[name]
+        counted = count["passed"] + count["failed"] + count["errors"]
+        interval = wilson_interval(count["passed"], counted) if counted else None
+        called = rows & ~np.isnan(table.latency_ms)
+        summary[name] = {
+            "model": name,
+            **count,
+            "pass_rate": count["passed"] / counted if counted else None,
+            "pass_rate_ci95": [interval.low, interval.high] if interval else None,
+            "quality_mean": float(table.quality[rows].mean()) if counted else None,
+            "score": clean_float(overall[i]),
+            "categories": {
+                category: {
+                    "score": clean_float(cat_score[i, c]),
+                    "pass_rate": clean_float(cat_pass[i, c]),
+                    "tasks": int(cat_tasks[i, c]),
+                    "runs": int(cat_runs[i, c]),
+                }
+                for c, category in enumerate(table.categories)
+                if cat_tasks[i, c] > 0
+            },
+            "latency_ms": percentiles(table.latency_ms[called]),
+            "ttft_ms": percentiles(table.ttft_ms[called]),
+            "input_tokens": token_total(table.input_tokens[called]),
+            "output_tokens": token_total(table.output_tokens[called]),
+        }
+        if name in cpu:
+            summary[name]["resources"] = {"client_cpu_s": cpu[name], "client_peak_rss_mb": rss.get(name)}
+        if name in loads:
+            summary[name]["load"] = summarise_loads(loads[name])
+        block = pass_at_k_block(table, i)
+        if block is not None:
+            summary[name]["pass_at_k"] = block
+        if name in judged:
+            runs = judged[name]
+            costs = [r.judge_cost_usd for r in runs]
+            summary[name]["judge"] = {
+                "calls": sum(r.judge_calls for r in runs),
+                "runs": len(runs),
+                "latency_ms_mean": sum(r.judge_latency_ms or 0.0 for r in runs) / len(runs),
+                "cost_usd": None if any(c is None for c in costs) else sum(costs),
+            }
+    return summary
+
+
+def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
+            category_weights: Mapping[str, float],
+            cost: CostSettings | None = None, compare: CompareSettings | None = None) -> Analysis:
+    """The analysis blocks of the results document, and the comparison objects behind them."""
+    from ..compare.head_to_head import compare as compare_models
+    from ..compare.head_to_head import compare_pair
+
+    cost = cost or CostSettings()
+    compare = compare or CompareSettings()
+    table = RunTable.from_records(records, models)
+    summary = summarise(records, category_weights, models, table)
+    document: dict[str, Any] = {"models": summary}
+    per_task = _add_costs(document, table, cost)
+    latency = {name: (summary[name]["latency_ms"] or {}).get("p50") for name in table.models}
+    report = compare_models(
+        table, category_weights, alpha=compare.alpha, seed=compare.seed, bootstrap=compare.bootstrap,
+        costs=per_task, latency_p50=latency,
+    )
+    blocks = report.to_dict()
+    document["rankings"] = {"headline": compare.rank, **blocks["rankings"]}
+    document["comparisons"] = blocks["head_to_head"]
+    document["consistency"] = blocks["consistency"]
+    pair = None
+    if compare.pair is not None and all(name in table.models for name in compare.pair):
+        pair = compare_pair(table, *compare.pair, category_weights, alpha=compare.alpha, seed=compare.seed)
+        document["compare"] = pair.to_dict()
+    return Analysis(document=_finite(document), comparison=report, pair=pair)
+
+
+def _add_costs(document: dict[str, Any], table: RunTable, settings: CostSettings) -> dict[str, float | None]:
+    """Add each model's ``cost`` block and the ``tradeoff``/``budget`` blocks; cost per task."""
+    summary = document["models"]
+    scores = {name: summary[name]["score"] for name in table.models}
+    costs = summarize_costs(table, table.cost_usd, cached=table.cached, scores=scores)
+    per_task: dict[str, float | None] = {}
+    for name, model_cost in costs.items():
+        block = model_cost.to_dict()
+        price = settings.prices.get(name)
+        block["price"] = None if price is None else price.to_dict()
+        summary[name]["cost"] = block
+        per_task[name] = model_cost.cost_per_task_usd
+    for name, hosting in settings.self_hosting.items():
+        if name not in summary:
+            continue
+        measured_under_load = [level["output_token_throughput"] for level in summary[name].get("load") or ()
+                               if level.get("output_token_throughput") and not level.get("client_bottleneck")]
+        # a load profile measures the server's aggregate capacity; sequential runs only a lower bound
+        throughput = max(measured_under_load) if measured_under_load else output_throughput(table, name)
+        if throughput is None:
+            summary[name]["cost"]["self_hosted"] = {"error": "no output tokens/s measured (the server reported no token counts)"}
+            continue
+        tco = self_hosted_cost(
+            hosting, throughput, tasks_per_day=settings.volume_per_day,
+            output_tokens_per_task=costs[name].output_tokens_per_task,
+        )
+        hosted = {other: value for other, value in per_task.items()
+                  if other != name and other not in settings.self_hosting}
+        summary[name]["cost"]["self_hosted"] = {
+            **tco.to_dict(),
+            "throughput_source": "load profile" if measured_under_load else "sequential runs",
+            "break_even": {other: item.to_dict() for other, item in break_even(tco, hosted).items()},
+        }
+    known_scores = {name: score for name, score in scores.items() if score is not None}
+    if known_scores:
+        document["tradeoff"] = cheapest_within(known_scores, per_task, TRADEOFF_POINTS).to_dict()
+    if settings.volume_per_day is not None:
+        projections = {}
+        for name, model_cost in costs.items():
+            projection = model_cost.projection(settings.volume_per_day)
+            entry = None if projection is None else projection.to_dict()
+            if entry is not None and settings.budget_usd_per_month is not None:
+                entry["budget"] = projection.fits_budget(settings.budget_usd_per_month).to_dict()
+            projections[name] = entry
+        document["budget"] = {
+            "volume_tasks_per_day": settings.volume_per_day,
+            "budget_usd_per_month": settings.budget_usd_per_month,
+            "models": projections,
+        }
+    if settings.max_cost_usd is not None:
+        document.setdefault("budget", {})["max_cost_usd"] = settings.max_cost_usd
+    return per_task

@@ -1,0 +1,203 @@
+"""The end of a session: records → analysis → baseline and gates → files → terminal.
+
+:func:`finish` runs the analysis of a session's run records, compares them with the
+baseline, evaluates the gates and the recommendations; :func:`write_outputs` writes the
+results file, the reports and the new baseline; :func:`terminal_lines` renders the summary.
+The pytest plugin calls these at the end of a session; the ``modelbench`` command line calls
+the same functions on a saved results file, so both give the same numbers.
+
+Exit codes follow pytest's: 1 when a gate fails, 4 (usage error) when the baseline could not
+be compared. Does not import pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .._exceptions import ConfigError
+from ..core.records import RunRecord, sort_key
+from .analysis import Analysis, CompareSettings, CostSettings, analyse
+from .settings import Settings
+
+#: Exit codes (pytest's values): a failed gate, and a baseline that could not be compared.
+EXIT_GATE_FAILED = 1
+EXIT_USAGE_ERROR = 4
+
+
+@dataclasses.dataclass(slots=True)
+class Line:
+    """One line of the terminal summary: ``sep`` ("=" or "-") makes it a section title;
+    ``color`` is "green", "red" or "yellow" (or None)."""
+
+    text: str
+    sep: str | None = None
+    color: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class SessionResult:
+    """Everything the end of a session computed, and what it decided."""
+
+    records: list[RunRecord]
+    analysis: Analysis
+    document: dict[str, Any]
+    baseline_comparison: Any = None
+    baseline_error: str | None = None
+    gate_results: list[Any] = dataclasses.field(default_factory=list)
+    recommendations: list[Any] = dataclasses.field(default_factory=list)
+    baseline_note: str | None = None
+    exit_code: int | None = None
+
+
+def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[str, Any] | None = None,
+           self_hosting: Mapping[str, Any] | None = None, baseline: Any = None,
+           session_spend: Mapping[str, Any] | None = None) -> SessionResult | None:
+    """Analyse ``records`` (None when there are none), compare with ``baseline``, evaluate the
+    gates and recommend a model per use case."""
+    records = sorted(records, key=sort_key)
+    if not records:
+        return None
+    analysis = analyse(
+        records, models=[spec.name for spec in settings.models], category_weights=settings.categories,
+        cost=CostSettings(
+            prices=prices or {}, self_hosting=self_hosting or {},
+            volume_per_day=settings.volume_per_day,
+            budget_usd_per_month=settings.budget_usd_per_month,
+            max_cost_usd=settings.max_cost_usd,
+        ),
+        compare=CompareSettings(alpha=settings.alpha, rank=settings.rank, pair=settings.compare),
+    )
+    document = analysis.document
+    if session_spend is not None:
+        document.setdefault("budget", {})["session_spend"] = dict(session_spend)
+    result = SessionResult(records=records, analysis=analysis, document=document)
+    _baseline_gates_and_recommendations(result, settings, baseline)
+    if result.gate_results:
+        from ..compare.gates import gates_passed
+
+        if not gates_passed(result.gate_results):
+            result.exit_code = result.exit_code or EXIT_GATE_FAILED
+    return result
+
+
+def _baseline_gates_and_recommendations(result: SessionResult, settings: Settings, baseline: Any) -> None:
+    from ..compare.recommend import recommend, resolve_use_case
+
+    document = result.document
+    comparison = None
+    if baseline is not None:
+        from ..compare.baseline import compare_to_baseline
+
+        try:
+            comparison = compare_to_baseline(result.records, baseline, category_weights=settings.categories)
+        except ConfigError as exc:
+            result.baseline_error = str(exc)
+            result.exit_code = EXIT_USAGE_ERROR
+        else:
+            document["baseline"] = comparison.to_dict()
+            result.baseline_comparison = comparison
+    if settings.gates is not None:
+        from ..compare.baseline import cost_per_task_by_model
+        from ..compare.gates import evaluate_gates
+
+        result.gate_results = evaluate_gates(
+            settings.gates, models=document["models"], comparison=comparison,
+            cost_per_task=cost_per_task_by_model(result.records),
+        )
+        document["gates"] = [gate.to_dict() for gate in result.gate_results]
+    cases = None
+    if settings.use_case is not None:
+        cases = [resolve_use_case(settings.use_case, settings.use_cases)]
+    elif settings.use_cases:
+        cases = list(settings.use_cases.values())
+    result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha)
+    document["recommendations"] = [item.to_dict() for item in result.recommendations]
+
+
+def wants_files(settings: Settings) -> bool:
+    """Whether the end of the session writes any file (results, reports, job summary, baseline)."""
+    return bool(settings.json_path is not None or settings.reports or os.environ.get("GITHUB_STEP_SUMMARY")
+                or settings.update_baseline)
+
+
+def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], Mapping[str, Any]]) -> None:
+    """Write the results file, the reports, the GitHub job summary and the new baseline.
+
+    ``meta`` builds the document's ``meta`` block; it is called only when a file is written
+    (it may ask git for the commit).
+    """
+    if not wants_files(settings):
+        return
+    from ..core.results import build_document, write_json_atomic
+
+    document = result.document
+    models = document.pop("models")
+    full = build_document(meta(), models, result.records, **document)
+    document["models"] = models
+    if settings.json_path is not None:
+        write_json_atomic(settings.json_path, full)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if settings.reports or summary_file:
+        from ..reports import append_github_summary, render_markdown, write_report
+
+        for path in settings.reports:
+            write_report(full, path)
+        if summary_file:
+            append_github_summary(render_markdown(full))
+    if settings.update_baseline:
+        _update_baseline(result, settings, full)
+
+
+def _update_baseline(result: SessionResult, settings: Settings, document: Mapping[str, Any]) -> None:
+    from ..compare.baseline import write_baseline
+    from ..compare.gates import gates_passed
+
+    if result.baseline_error is not None:
+        result.baseline_note = "baseline not updated: it could not be compared"
+        return
+    if result.gate_results and not gates_passed(result.gate_results):
+        result.baseline_note = "baseline not updated: a gate failed"
+        return
+    write_baseline(settings.baseline_path, document)
+    result.baseline_note = f"baseline updated: {settings.baseline_path}"
+
+
+def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0) -> list[Line]:
+    """The whole terminal summary, section titles included."""
+    from ..reports.terminal import summary_lines
+
+    lines = [Line("modelbench summary", sep="=")]
+    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity):
+        lines.append(Line(text[4:], sep="-") if text.startswith("--- ") else Line(text))
+    if verbosity >= 0:
+        if result.baseline_comparison is not None:
+            lines.append(Line(f"modelbench baseline: {settings.baseline_path}", sep="-"))
+            lines += [Line(text) for text in result.baseline_comparison.table().splitlines()]
+        if result.recommendations:
+            from ..compare.recommend import recommendation_lines
+
+            lines.append(Line("modelbench recommendations", sep="-"))
+            verbose = verbosity > 0
+            for text in recommendation_lines(result.recommendations):
+                if verbose or not text.startswith(" "):  # rationales with -v
+                    lines.append(Line(text))
+            if not verbose:
+                lines.append(Line("-v shows the rationale of each recommendation"))
+    if result.baseline_error is not None:
+        lines.append(Line(f"baseline not compared: {result.baseline_error}", color="yellow"))
+    if settings.json_path is not None:
+        lines.append(Line(f"results written to {settings.json_path}"))
+    for path in settings.reports:
+        lines.append(Line(f"report written to {path}"))
+    if result.gate_results:
+        from ..compare.gates import gate_lines, gates_passed
+
+        passed = gates_passed(result.gate_results)
+        lines.append(Line("modelbench gates", sep="=", color="green" if passed else "red"))
+        lines += [Line(text) for text in gate_lines(result.gate_results)]
+    if result.baseline_note is not None:
+        lines.append(Line(result.baseline_note))
+    return lines

@@ -1,0 +1,212 @@
+"""What a benchmark session holds open while it runs: providers, prices, the response store,
+the spend ledger and the baseline.
+
+:class:`SessionRuntime` is built once per process from the :class:`~.settings.Settings`; the
+pytest plugin asks it for the :class:`~pytest_modelbench.models.model.Model` of each run and
+closes it at the end. Errors in the configuration raise
+:class:`~pytest_modelbench._exceptions.ConfigError` (the plugin turns them into usage errors)
+after closing whatever was already opened. Does not import pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import ConfigError
+from ..models.model import CallMeter, CallTotals, Model
+from .settings import Settings
+
+#: Providers that run on this machine: no price is expected, so none is warned about.
+LOCAL_PROVIDERS = ("echo", "ollama", "python")
+
+
+def _run_load(**options: Any) -> Any:
+    """``model.load()``: the load generator of the profiling wing, imported when first used."""
+    from ..profile.load import run_load
+
+    return run_load(**options)
+
+
+class SessionRuntime:
+    """Providers (behind the response store when caching or replaying), prices, the spend ledger
+    and the loaded baseline of one process of a session.
+
+    ``worker_ledger`` is the ledger path a pytest-xdist controller handed to this worker (None
+    elsewhere); ``is_worker`` says whether this process is an xdist worker (workers neither
+    load the baseline nor create the ledger).
+    """
+
+    def __init__(self, settings: Settings, registry: Mapping[str, Any], *, is_worker: bool = False,
+                 worker_ledger: str | None = None) -> None:
+        from ..models.providers import ProviderOptions, build_provider
+
+        self.settings = settings
+        self.is_worker = is_worker
+        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
+        self.specs = {spec.name: spec for spec in settings.models}
+        self.providers: dict[str, Any] = {}
+        self.judge_provider: Any = None
+        self.ledger: Any = None
+        self.baseline: Any = None
+        self._ledger_dir: str | None = None
+        self._store: Any = None
+        try:
+            self.prices, self.self_hosting = self._resolve_prices(options.environ)
+            from ..models.cache import CachingProvider, ResponseStore
+
+            replay_path, cache_path = settings.replay_path, settings.cache_path
+            if replay_path:
+                self._store = ResponseStore(replay_path, readonly=True)
+            elif cache_path:
+                self._store = ResponseStore(cache_path)
+
+            def make(spec: Any) -> Any:
+                if replay_path:
+                    def never() -> Any:
+                        raise RuntimeError("a replay never builds a provider")
+                    return CachingProvider(never, self._store, spec, replay=True, environ=options.environ)
+                inner = build_provider(spec, options, registry)
+                if cache_path:
+                    return CachingProvider(lambda: inner, self._store, spec, replay=False, environ=options.environ)
+                return inner
+
+            for spec in settings.models:
+                self.providers[spec.name] = make(spec)
+            if settings.judge is not None:
+                self.judge_provider = make(settings.judge)
+            self._load_baseline()
+            self._open_ledger(worker_ledger)
+        except ConfigError:
+            self.close()
+            raise
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _resolve_prices(self, environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        from ..cost import PriceTable, parse_self_hosting
+        from ..models.providers import uses_public_api
+
+        table = PriceTable.load(self.settings.tool.get("prices"))
+        prices, hosting = {}, {}
+        judge = [self.settings.judge] if self.settings.judge is not None else []
+        for spec in [*self.settings.models, *judge]:
+            public = uses_public_api(spec, environ)
+            prices[spec.name] = table.for_model(
+                spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
+            ) or table.for_model(spec.spec, None, use_builtin=False)  # [tool.modelbench.prices] "PROVIDER:MODEL"
+            declared = parse_self_hosting(spec.extra, spec.name)
+            if declared is not None and spec is not self.settings.judge:
+                hosting[spec.name] = declared
+        return prices, hosting
+
+    def unpriced_models(self) -> list[str]:
+        """Models (and the judge) that are not local and have no known price."""
+        judge = [self.settings.judge] if self.settings.judge is not None else []
+        return [spec.name for spec in [*self.settings.models, *judge]
+                if spec.provider not in LOCAL_PROVIDERS and self.prices[spec.name] is None]
+
+    def _load_baseline(self) -> None:
+        settings = self.settings
+        path = settings.baseline_path
+        if path is None or self.is_worker:
+            return
+        creating = settings.update_baseline and not path.exists()
+        if creating:
+            if settings.gates is not None and settings.gates.fail_on_regression:
+                raise ConfigError(
+                    f"--modelbench-baseline: {str(path)!r} does not exist, so there is no "
+                    "regression to check; record it first (--modelbench-update-baseline without "
+                    "--modelbench-fail-on-regression creates it)"
+                )
+            return
+        from ..compare.baseline import load_baseline
+
+        try:
+            self.baseline = load_baseline(path)
+        except ConfigError as exc:
+            raise ConfigError(f"--modelbench-baseline: {exc}") from None
+        known = sorted({record.model for record in self.baseline.records})
+        if not set(known) & set(self.specs):
+            raise ConfigError(
+                f"--modelbench-baseline: {str(path)!r} shares no model with this run; "
+                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}"
+            )
+
+    def _open_ledger(self, worker_ledger: str | None) -> None:
+        if self.settings.max_cost_usd is None:
+            return
+        from ..cost.ledger import SpendLedger
+
+        if self.is_worker:
+            if worker_ledger is None:
+                return
+            path = worker_ledger
+        else:
+            self._ledger_dir = tempfile.mkdtemp(prefix="modelbench-spend-")
+            path = f"{self._ledger_dir}/spend.sqlite"
+        self.ledger = SpendLedger(path, self.settings.max_cost_usd)
+
+    @property
+    def ledger_path(self) -> Path | None:
+        return None if self.ledger is None else Path(self.ledger.path)
+
+    # -- per run -------------------------------------------------------------------------
+
+    def check_budget(self) -> None:
+        """Raise ``BudgetExceeded`` when the session's spend has reached the cap."""
+        if self.ledger is not None:
+            self.ledger.check()
+
+    def model(self, name: str, *, run: int, task: str, timeout: float | None, totals: CallTotals,
+              loads: list[dict[str, Any]]) -> Model:
+        """The ``model`` of one run: calls are metered into ``totals``, loads into ``loads``."""
+        spec = self.specs[name]
+        provider = self.providers[name]
+        meter = CallMeter(self.prices.get(name), self.ledger, free=spec.provider == "echo")
+        return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
+                     totals=totals, meter=meter, task=task, endpoint=self._load_endpoint(spec), loads=loads,
+                     load_runner=_run_load)
+
+    def _load_endpoint(self, spec: Any) -> Callable[[], tuple[str, str | None]] | None:
+        """For ``model.load``: a function giving the OpenAI-compatible base URL and key, or None."""
+        if spec.provider not in ("openai", "ollama"):
+            return None
+        from ..models.providers import resolve_openai_endpoint
+
+        return lambda: resolve_openai_endpoint(spec, os.environ)
+
+    def judge(self, *, run: int, task: str, totals: CallTotals) -> Any:
+        """The ``judge`` of one run (its calls metered into ``totals``, apart from the model's)."""
+        from ..design.judge import Judge
+
+        spec = self.settings.judge
+        provider = self.judge_provider
+        meter = CallMeter(self.prices.get(spec.name), self.ledger, free=spec.provider == "echo")
+        model = Model(spec, lambda: provider, run=run, timeout=self.settings.timeout,
+                      totals=totals, meter=meter, task=task)
+        return Judge(spec.name, model.complete)
+
+    def session_spend(self) -> dict[str, Any] | None:
+        return None if self.ledger is None else self.ledger.snapshot().to_dict()
+
+    def close(self) -> None:
+        for provider in self.providers.values():
+            provider.close()
+        self.providers.clear()
+        if self.judge_provider is not None:
+            self.judge_provider.close()
+            self.judge_provider = None
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._ledger_dir is not None:
+            shutil.rmtree(self._ledger_dir, ignore_errors=True)
+            self._ledger_dir = None

@@ -1,0 +1,281 @@
+"""Session settings from options, ini values and [tool.modelbench]. Does not import pytest."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import ConfigError
+from ..core.config import category_weights
+from ..models.specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
+
+TOOL_KEYS = ("categories", "models", "prices", "use_cases")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    models: tuple[ModelSpec, ...] = ()
+    runs: int | None = None
+    json_path: Path | None = None
+    strict: bool = False
+    timeout: float = 60.0
+    retries: int = 2
+    categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
+    named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
+    tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    volume_per_day: float | None = None
+    budget_usd_per_month: float | None = None
+    max_cost_usd: float | None = None
+    judge: ModelSpec | None = None
+    cache_path: Path | None = None
+    replay_path: Path | None = None
+    alpha: float = 0.05
+    rank: str = "weighted"
+    compare: tuple[str, str] | None = None
+    baseline_path: Path | None = None
+    update_baseline: bool = False
+    gates: Any = None
+    reports: tuple[Path, ...] = ()
+    use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    use_case: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "strict": self.strict,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "category_weights": dict(self.categories),
+            "volume_tasks_per_day": self.volume_per_day,
+            "budget_usd_per_month": self.budget_usd_per_month,
+            "max_cost_usd": self.max_cost_usd,
+            "judge": None if self.judge is None else self.judge.describe(),
+            "cache": None if self.cache_path is None else str(self.cache_path),
+            "replay": None if self.replay_path is None else str(self.replay_path),
+            "alpha": self.alpha,
+            "rank": self.rank,
+            "baseline": None if self.baseline_path is None else str(self.baseline_path),
+            "gates": None if self.gates is None else {
+                "fail_on_regression": self.gates.fail_on_regression, "tolerance": self.gates.tolerance,
+                "min_score": None if self.gates.min_score is None else {
+                    "default": self.gates.min_score.default, "per_model": dict(self.gates.min_score.per_model)},
+                "max_p95_latency_ms": self.gates.max_p95_latency_ms,
+                "max_cost_per_task": self.gates.max_cost_per_task,
+            },
+        }
+
+
+def read_tool_table(pyproject: Path | None) -> dict[str, Any]:
+    """``[tool.modelbench]`` of a pyproject.toml; {} when the file or the table is absent."""
+    if pyproject is None or not pyproject.is_file():
+        return {}
+    try:
+        with pyproject.open("rb") as stream:
+            document = tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read [tool.modelbench] from {str(pyproject)!r}: {exc}") from None
+    table = document.get("tool", {}).get("modelbench", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.modelbench] in {str(pyproject)!r} must be a table")
+    unknown = sorted(set(table) - set(TOOL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"[tool.modelbench] in {str(pyproject)!r} has unknown key {unknown[0]!r}; "
+            f"allowed: {', '.join(TOOL_KEYS)}"
+        )
+    return table
+
+
+def parse_int(text: Any, what: str, minimum: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not a whole number (>= {minimum})") from None
+    if value < minimum:
+        raise ConfigError(f"{what} {text!r} is not allowed; it must be >= {minimum}")
+    return value
+
+
+def parse_seconds(text: Any, what: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not a number of seconds (> 0)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{what} {text!r} is not allowed; it must be a number of seconds > 0")
+    return value
+
+
+def parse_bool(text: Any, what: str) -> bool:
+    if isinstance(text, bool):
+        return text
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{what} {text!r} is not a boolean; use true or false")
+
+
+def resolve(
+    *, values: Mapping[str, Any], providers: Iterable[str], tool: Mapping[str, Any],
+    rootdir: Path,
+) -> Settings:
+    """Settings from option values (CLI already merged over ini; None = unset) and tool table."""
+    providers = list(providers)
+    categories = category_weights(tool.get("categories"))
+    named = parse_named_models(tool.get("models"), providers)
+    models_text = values.get("models") or ""
+    models = tuple(parse_model_list(models_text, providers, named))
+    if not models:
+        # Nothing will be benchmarked: the other settings are not needed, and skipping them
+        # keeps the heavy modules (numpy and what uses it) out of sessions without models.
+        return Settings(categories=categories, named_models=named, tool=dict(tool))
+    judge_text = (values.get("judge") or "").strip()
+    judge = parse_spec(judge_text, providers, named) if judge_text else None
+    from ..cost import parse_budget, parse_usd, parse_volume
+
+    runs = values.get("runs")
+    json_path = values.get("json")
+    from ..compare.recommend import parse_use_cases, resolve_use_case
+
+    alpha = parse_alpha(values.get("alpha"))
+    baseline_path = _path(values.get("baseline"), rootdir)
+    update_baseline = parse_bool(values.get("update_baseline") or False, "--modelbench-update-baseline")
+    if update_baseline and baseline_path is None:
+        raise ConfigError("--modelbench-update-baseline needs --modelbench-baseline=PATH (the file to update)")
+    use_cases = parse_use_cases(tool.get("use_cases"), list(categories))
+    use_case = (values.get("use_case") or "").strip() or None
+    if use_case is not None:
+        resolve_use_case(use_case, use_cases)
+    cache, replay = values.get("cache") or None, values.get("replay") or None
+    if cache and replay:
+        raise ConfigError(
+            f"--modelbench-cache={cache} and --modelbench-replay={replay} exclude each other: "
+            "record with the cache, then replay"
+        )
+    volume, budget, max_cost = values.get("volume"), values.get("budget"), values.get("max_cost")
+    return Settings(
+        models=models,
+        runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
+        json_path=_path(json_path, rootdir),
+        cache_path=_path(cache, rootdir),
+        replay_path=_path(replay, rootdir),
+        strict=parse_bool(values.get("strict") or False, "modelbench strict"),
+        timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
+        retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
+        categories=categories,
+        named_models=named,
+        tool=dict(tool),
+        volume_per_day=parse_volume(volume, "--modelbench-volume") if volume else None,
+        budget_usd_per_month=parse_budget(budget, "--modelbench-budget") if budget else None,
+        max_cost_usd=parse_usd(max_cost, "--modelbench-max-cost") if max_cost else None,
+        judge=judge,
+        alpha=alpha,
+        rank=parse_rank(values.get("rank")),
+        compare=parse_compare(values.get("compare"), [spec.name for spec in models]),
+        baseline_path=baseline_path,
+        update_baseline=update_baseline,
+        gates=_gate_settings(values, alpha, [spec.name for spec in models], baseline_path),
+        reports=tuple(_path(report, rootdir) for report in _report_paths(values.get("report"))),
+        use_cases=use_cases,
+        use_case=use_case,
+    )
+
+
+def _path(text: Any, base: Path) -> Path | None:
+    """A path option relative to the invocation directory; None when unset."""
+    if not text:
+        return None
+    path = Path(str(text)).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+RANK_METHODS = ("weighted", "bradley_terry", "elo", "borda", "pareto")
+
+
+def parse_alpha(text: Any) -> float:
+    if text in (None, ""):
+        return 0.05
+    try:
+        alpha = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"modelbench alpha {text!r} is not a number; it must be in (0, 1), e.g. 0.05") from None
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"modelbench alpha {text!r} is not allowed; it must be in (0, 1), e.g. 0.05")
+    return alpha
+
+
+def parse_rank(text: Any) -> str:
+    if text in (None, ""):
+        return "weighted"
+    method = str(text).strip().lower().replace("-", "_")
+    if method not in RANK_METHODS:
+        raise ConfigError(f"modelbench rank {text!r} is not one of: {', '.join(RANK_METHODS)}")
+    return method
+
+
+def parse_compare(text: Any, models: list[str]) -> tuple[str, str] | None:
+    if text in (None, ""):
+        return None
+    names = [part.strip() for part in str(text).split(",")]
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise ConfigError(f"--modelbench-compare {text!r} must name two different models: A,B")
+    unknown = [name for name in names if name not in models]
+    if unknown:
+        raise ConfigError(
+            f"--modelbench-compare names {unknown[0]!r}, which is not a configured model; "
+            f"configured: {', '.join(models) or 'none'}"
+        )
+    return names[0], names[1]
+
+
+def _report_paths(value: Any) -> list[str]:
+    """``--modelbench-report`` may be given several times; the ini value may list several."""
+    if not value:
+        return []
+    from ..reports import parse_report_path
+
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", str(value))
+    paths = [item.strip() for item in items if item and item.strip()]
+    for path in paths:
+        parse_report_path(path)
+    return paths
+
+
+def _gate_settings(values: Mapping[str, Any], alpha: float, models: list[str], baseline: Path | None) -> Any:
+    """GateSettings from the gate options; None when no gate is asked for."""
+    keys = ("fail_on_regression", "tolerance", "min_score", "max_p95_latency_ms", "max_cost_per_task")
+    if not any(values.get(key) not in (None, "", False) for key in keys):
+        return None
+    from ..compare.gates import (
+        GateSettings,
+        parse_max_cost_per_task,
+        parse_max_p95_latency_ms,
+        parse_min_score,
+        parse_tolerance,
+    )
+
+    fail = parse_bool(values.get("fail_on_regression") or False, "--modelbench-fail-on-regression")
+    if fail and baseline is None:
+        raise ConfigError("--modelbench-fail-on-regression needs --modelbench-baseline=PATH to compare against")
+    tolerance = values.get("tolerance")
+    min_score = values.get("min_score")
+    latency = values.get("max_p95_latency_ms")
+    cost = values.get("max_cost_per_task")
+    settings = GateSettings(
+        fail_on_regression=fail,
+        tolerance=parse_tolerance(tolerance) if tolerance not in (None, "") else 2.0,
+        alpha=alpha,
+        min_score=parse_min_score(min_score) if min_score not in (None, "") else None,
+        max_p95_latency_ms=parse_max_p95_latency_ms(latency) if latency not in (None, "") else None,
+        max_cost_per_task=parse_max_cost_per_task(cost) if cost not in (None, "") else None,
+    )
+    if settings.min_score is not None and models:
+        settings.min_score.check_models(models)
+    return settings if settings.active else None
