@@ -10,7 +10,6 @@ work lives in modules that do not import pytest.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from datetime import datetime, timezone
@@ -22,8 +21,8 @@ import pytest
 from ._exceptions import ConfigError, ModelError
 from .core.config import TaskSpec, task_spec_from_marker
 from .core.records import RunRecord, check_quality
-from .models.model import CallTotals
 from .session.options import OPTIONS
+from .session.runs import RunState
 from .session.settings import Settings, read_tool_table, resolve
 
 MARKER = "modelbench"
@@ -46,33 +45,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def _provider_registry(config: pytest.Config) -> dict[str, Any]:
     """Built-in providers plus those registered through ``pytest_modelbench_providers``."""
-    from .models.providers import BUILTIN_PROVIDERS
+    from .models.providers import provider_registry
 
-    registry = dict(BUILTIN_PROVIDERS)
-    owners = {prefix: "pytest-modelbench" for prefix in registry}
     hook = config.pluginmanager.hook.pytest_modelbench_providers
-    for impl in hook.get_hookimpls():
-        owner = impl.plugin_name
-        found = impl.function(*(config for _ in impl.argnames))
-        if found is None:
-            continue
-        if not isinstance(found, dict):
-            raise ConfigError(
-                f"pytest_modelbench_providers in {owner} returned {found!r}; "
-                "return a dict of prefix -> factory"
-            )
-        for prefix, factory in found.items():
-            if not isinstance(prefix, str) or not prefix.isidentifier():
-                raise ConfigError(f"provider prefix {prefix!r} from {owner} is not an identifier")
-            if not callable(factory):
-                raise ConfigError(f"provider {prefix!r} from {owner} is {factory!r}, not a callable factory")
-            if prefix in registry:
-                raise ConfigError(
-                    f"provider prefix {prefix!r} from {owner} is already registered by {owners[prefix]}"
-                )
-            registry[prefix] = factory
-            owners[prefix] = owner
-    return registry
+    return provider_registry((impl.plugin_name, impl.function(*(config for _ in impl.argnames)))
+                             for impl in hook.get_hookimpls())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -205,17 +182,32 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     return None
 
 
-def _task_id(nodeid: str, own_id: str) -> str:
-    """The node id without the model/run part of its parametrization."""
+#: pytest-repeat's parameter: its copies of a test are more runs of the same task.
+REPEAT_PARAM = "__pytest_repeat_step_number"
+
+
+def _task_id(nodeid: str, own_ids: list[str], idlist: list[str] | None = None) -> str:
+    """The node id without the parts of its parametrization that name a run: the model/run
+    part, and pytest-repeat's step. ``idlist`` is pytest's list of the callspec's id parts
+    when available (one per parametrize call); else the parts are found in the id string."""
     base, bracket, params = nodeid.partition("[")
     if not bracket:
         return nodeid
+    if idlist is not None:
+        parts = list(idlist)
+        for own in own_ids:
+            if own in parts:
+                parts.remove(own)
+        return f"{base}[{'-'.join(parts)}]" if parts else base
     params = params[:-1]
-    if params == own_id:
-        return base
-    if params.endswith("-" + own_id):
-        return f"{base}[{params[: -len(own_id) - 1]}]"
-    return f"{base}[{params.replace('-' + own_id, '', 1)}]"
+    for own in own_ids:
+        if params == own:
+            params = ""
+        elif params.endswith("-" + own):
+            params = params[: -len(own) - 1]
+        else:
+            params = params.replace(own + "-", "", 1)
+    return f"{base}[{params}]" if params else base
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -236,41 +228,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if callspec is None or "model" not in callspec.params:
             continue
         name, run = callspec.params["model"]
+        own_ids = [f"{name}-run{run}"]
+        step = callspec.params.get(REPEAT_PARAM)
+        if step is not None:
+            # pytest-repeat's copies (--count N) are more runs of one task, not new tasks:
+            # copy s (0-based) holds runs s·R + 1 … s·R + R.
+            count = _repeat_count(item)
+            own_ids.append(f"{step + 1}-{count}")
+            run = step * (settings.runs or spec.default_runs) + run
+        idlist = getattr(callspec, "_idlist", None)
         item.stash[run_key] = RunState(
-            task=_task_id(item.nodeid, f"{name}-run{run}"), spec=spec, model=name, run=run,
+            task=_task_id(item.nodeid, own_ids, list(idlist) if isinstance(idlist, (list, tuple)) else None),
+            spec=spec, model=name, run=run,
         )
+
+
+def _repeat_count(item: pytest.Function) -> int:
+    marker = item.get_closest_marker("repeat")
+    if marker is not None and marker.args:
+        return int(marker.args[0])
+    return int(getattr(item.config.option, "count", 1) or 1)
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@dataclasses.dataclass(slots=True)
-class RunState:
-    """What one benchmark run accumulates while it executes."""
-
-    task: str
-    spec: TaskSpec
-    model: str
-    run: int
-    totals: CallTotals = dataclasses.field(default_factory=CallTotals)
-    judge_totals: CallTotals = dataclasses.field(default_factory=CallTotals)
-    quality: float | None = None
-    recorded: bool = False
-    cpu_start: float | None = None
-    load: list[dict[str, Any]] | None = None
-
-    def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
-               detail: str | None = None) -> RunRecord:
-        fields = self.totals.as_fields()
-        judge = self.judge_totals.as_fields()
-        cpu_s = None if self.cpu_start is None else time.process_time() - self.cpu_start
-        return RunRecord(
-            task=self.task, model=self.model, run=self.run, category=self.spec.category,
-            difficulty=self.spec.difficulty, weight=self.spec.weight, outcome=outcome,
-            quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
-            judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
-            cpu_s=cpu_s, peak_rss_mb=_peak_rss_mb() if cpu_s is not None else None, load=self.load or None,
-        )
 
 
 @pytest.fixture
@@ -416,6 +396,9 @@ class BenchSession:
         return report
 
     def _classify(self, state: RunState, report: pytest.TestReport, call: pytest.CallInfo[None]) -> RunRecord:
+        """What the run measured. Only a failure of the test's own check of a reply is a miss;
+        a failed model call is an error of the model; anything else is the test's error, and
+        fails as it would without the plugin."""
         if report.passed:
             return state.record("passed", quality=1.0 if state.quality is None else state.quality)
         if report.skipped:
@@ -428,32 +411,49 @@ class BenchSession:
             report.outcome = "skipped"
             report.longrepr = (str(report.location[0]), report.location[1] or 0, f"Skipped: {reason}")
             return state.record("skipped", detail=reason)
-        if isinstance(exc, (AssertionError, pytest.fail.Exception)):
+        interrupted = state.totals.interrupted_by
+        if isinstance(exc, ModelError):
+            record = state.record("error", error=f"{type(exc).__name__}: {_short_reason(exc)}")
+            measurement = True
+        elif interrupted is not None and not isinstance(exc, AssertionError):
+            # A watchdog (pytest-timeout) stopped the test while a model call was in flight:
+            # the call failed, as with --modelbench-timeout.
+            record = state.record("error", error=f"ModelTimeoutError: the model call was stopped by {interrupted}")
+            measurement = True
+        elif isinstance(exc, AssertionError) or (
+                isinstance(exc, pytest.fail.Exception) and not _failed_outside_the_test(call)):
             record = state.record(
                 "failed", quality=0.0 if state.quality is None else state.quality,
                 detail=_short_reason(exc),
             )
             measurement = True
-        elif isinstance(exc, ModelError):
-            record = state.record("error", error=f"{type(exc).__name__}: {_short_reason(exc)}")
-            measurement = True
         else:
-            # Anything else is a bug in the test: recorded as an error and reported as usual.
-            record = state.record("error", error=f"{type(exc).__name__}: {_short_reason(exc)}")
+            # Not a check of a reply: a bug in the test, or a failure raised by pytest or another
+            # plugin (an async test nothing ran, a watchdog outside the model call). Recorded as
+            # an error of the test; reported as it would be without the plugin.
+            why = " (raised by pytest or a plugin, not by the test's check)" if isinstance(
+                exc, pytest.fail.Exception) else ""
+            record = state.record("error", error=f"{type(exc).__name__}{why}: {_short_reason(exc)}")
             measurement = False
         if measurement and not self.settings.strict:
             report.outcome = "passed"
             report.longrepr = None
         return record
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        state = item.stash.get(run_key, None)
+        if state is not None:
+            state.reset()  # a rerun (pytest-rerunfailures) starts afresh
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "modelbench", None)
-        if record is not None:
+        if record is not None and report.outcome != "rerun":  # only the last attempt counts
             self.records.append(RunRecord.from_dict(record))
 
     # -- end of session ------------------------------------------------------------------
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             return
         from .session.pipeline import finish, write_outputs
@@ -461,7 +461,7 @@ class BenchSession:
         runtime = self.runtime
         self.result = finish(self.records, self.settings, prices=runtime.prices,
                              self_hosting=runtime.self_hosting, baseline=runtime.baseline,
-                             session_spend=runtime.session_spend())
+                             session_spend=runtime.session_spend(), partial=_stopped_early(session, exitstatus))
         if self.result is None:
             return
         write_outputs(self.result, self.settings, self._meta)
@@ -492,14 +492,32 @@ class BenchSession:
                 terminalreporter.write_line(line.text, **markup)
 
 
-def _peak_rss_mb() -> float | None:
-    """Peak resident memory of this process in MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
+    """Why the session did not run every item (its results are partial), or None."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "the session was interrupted (KeyboardInterrupt)"
+    for reason in (session.shouldstop, session.shouldfail):
+        if reason:
+            return f"the session stopped early: {reason}"
+    return None
+
+
+def _failed_outside_the_test(call: pytest.CallInfo[None]) -> bool:
+    """Whether ``pytest.fail`` was called by pytest or an installed plugin (pytest-timeout's
+    watchdog, pytest's "async def functions are not natively supported") rather than by the
+    test's own code: the caller of ``fail()`` lives in an installed package."""
+    excinfo = call.excinfo
+    if excinfo is None:
+        return False
+    import traceback
+
+    frames = traceback.extract_tb(excinfo.tb)
+    outcomes = next((i for i in range(len(frames) - 1, -1, -1)
+                     if frames[i].filename.replace("\\", "/").endswith("_pytest/outcomes.py")), None)
+    if outcomes is None or outcomes == 0:
+        return False
+    caller = frames[outcomes - 1].filename.replace("\\", "/")
+    return "/site-packages/" in caller or "/dist-packages/" in caller or "/_pytest/" in caller
 
 
 def _skip_reason(report: pytest.TestReport) -> str | None:

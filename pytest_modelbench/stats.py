@@ -32,6 +32,7 @@ __all__ = [
     "BatchTestResult",
     "BootstrapBatch",
     "BootstrapResult",
+    "ClusteredProportion",
     "Interval",
     "MeanEstimate",
     "PairedDifference",
@@ -41,7 +42,9 @@ __all__ = [
     "binom_pmf",
     "binom_sf",
     "clustered_mean",
+    "clustered_wilson_interval",
     "holm",
+    "holm_levels",
     "mcnemar_exact",
     "mcnemar_midp",
     "minimum_detectable_effect",
@@ -55,6 +58,8 @@ __all__ = [
     "pass_hat_k",
     "pass_hat_k_per_task",
     "runs_needed",
+    "SignFlipInference",
+    "sign_flip_inference_batch",
     "sign_flip_test",
     "sign_flip_test_batch",
     "task_clustered_mean",
@@ -178,6 +183,67 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
     low = 0.0 if successes == 0 else max(0.0, center - half)
     high = 1.0 if successes == n else min(1.0, center + half)
     return Interval(low, high)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClusteredProportion:
+    """A proportion of runs whose runs come in clusters (the runs of one task).
+
+    ``estimate`` = Σx/Σn; ``effective_n`` the sample size the interval treats it as; ``interval``
+    the Wilson interval at that size.
+    """
+
+    estimate: float
+    effective_n: float
+    clusters: int
+    interval: Interval
+
+
+def clustered_wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95) -> ClusteredProportion:
+    """Wilson interval for a proportion of runs that respects their clustering by task.
+
+    ``successes``/``trials`` hold each cluster's passes and runs. The point estimate is the
+    ratio p̂ = Σx_g / Σn_g; its variance is the linearised (ratio-estimator) variance with
+    tasks as the sampling units, v = Σ_g (x_g − p̂ n_g)² / (Σn_g)² (Cochran 1977, §6.11; the
+    clustered SE of Miller 2024). Repeated runs of a task are not independent, so the Wilson
+    interval (Wilson 1927; Newcombe 1998) is taken at the effective sample size
+    n_eff = p̂(1 − p̂)/v (Korn & Graubard 1998, "Confidence intervals for proportions with small
+    expected number of positive counts estimated from survey data", Survey Methodology 24), at
+    most Σn_g. When p̂ is 0 or 1 (v = 0) n_eff is the number of clusters: each task counts
+    once. With one run per task this is exactly :func:`wilson_interval`; with K identical runs
+    per task it is Wilson's interval over the tasks.
+    """
+    level = _check_confidence(confidence)
+    x = _as_scores("successes", successes, allow_empty=True)
+    n = _as_scores("trials", trials, allow_empty=True)
+    if x.shape != n.shape:
+        raise ValueError(f"successes has {x.shape[0]} clusters but trials {n.shape[0]}: one count each")
+    if ((n < 0) | (x < 0) | (x > n)).any():
+        raise ValueError("each cluster needs 0 <= successes <= trials")
+    keep = n > 0
+    x, n = x[keep], n[keep]
+    total = float(n.sum())
+    clusters = int(n.shape[0])
+    if total == 0:
+        return ClusteredProportion(math.nan, 0.0, 0, Interval(math.nan, math.nan))
+    estimate = float(x.sum()) / total
+    residual = x - estimate * n
+    variance = float(np.dot(residual, residual)) / (total * total)
+    if variance > 0:
+        effective = min(total, estimate * (1.0 - estimate) / variance)
+        if total - effective <= 1e-9 * total:  # one run per task: exactly the plain Wilson interval
+            effective = total
+    else:
+        effective = float(clusters) if 0.0 < estimate < 1.0 else float(min(clusters, total))
+    effective = max(effective, 1e-12)
+    z = normal_ppf(1.0 - (1.0 - level) / 2.0)
+    z2 = z * z
+    denom = effective + z2
+    center = (estimate * effective + z2 / 2.0) / denom
+    half = z / denom * math.sqrt(estimate * (1.0 - estimate) * effective + z2 / 4.0)
+    low = 0.0 if estimate == 0.0 else max(0.0, center - half)
+    high = 1.0 if estimate == 1.0 else min(1.0, center + half)
+    return ClusteredProportion(estimate, effective, clusters, Interval(low, high))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -741,6 +807,46 @@ def _all_sign_patterns(n: int) -> np.ndarray:
     return signs
 
 
+def _sign_blocks(n_clusters: int, n_resamples: int, seed: int | np.random.Generator | None,
+                 exact_max_tasks: int):
+    """The sign patterns of a sign-flip test, in blocks: (exact, number of patterns, blocks).
+
+    Exact (n ≤ ``exact_max_tasks``): the 2^(n−1) patterns whose first sign is +1 (each stands
+    for itself and its negation, which gives the same |statistic|). Monte Carlo: ``n_resamples``
+    seeded patterns, each sign +1 or −1 with probability ½. Every caller with the same
+    arguments sees the same patterns in the same order.
+    """
+    if n_clusters <= exact_max_tasks:
+        signs = _all_sign_patterns(n_clusters) if n_clusters else np.ones((1, 0))
+        step = max(1, _CHUNK_ELEMENTS // max(n_clusters, 1))
+        return True, signs.shape[0], (signs[start:start + step] for start in range(0, signs.shape[0], step))
+
+    def random_blocks():
+        rng = _rng(seed)
+        n_bytes = (n_clusters + 7) // 8
+        chunk = max(1, _CHUNK_ELEMENTS // n_clusters)
+        for start in range(0, n_resamples, chunk):
+            rows = min(chunk, n_resamples - start)
+            random_bytes = rng.integers(0, 256, size=(rows, n_bytes), dtype=np.uint8)
+            flips = np.unpackbits(random_bytes, axis=1, count=n_clusters).astype(np.float64)
+            yield 1.0 - 2.0 * flips
+
+    return False, n_resamples, random_blocks()
+
+
+def _check_exact_max(exact_max_tasks: int) -> int:
+    if isinstance(exact_max_tasks, bool) or not isinstance(exact_max_tasks, int) \
+            or not 0 <= exact_max_tasks <= 24:
+        raise ValueError(f"exact_max_tasks must be an integer in [0, 24], got {exact_max_tasks!r}")
+    return exact_max_tasks
+
+
+def _method(exact: bool, n_clusters: int, n_resamples: int) -> str:
+    if exact:
+        return f"sign-flip permutation (exact, {2 ** n_clusters} sign patterns)"
+    return f"sign-flip permutation (Monte Carlo, {n_resamples} resamples)"
+
+
 def sign_flip_test_batch(differences: ArrayLike, *, n_resamples: int = 10_000,
                          seed: int | np.random.Generator | None = 0,
                          exact_max_tasks: int = EXACT_PERMUTATION_MAX_TASKS) -> BatchTestResult:
@@ -760,35 +866,144 @@ def sign_flip_test_batch(differences: ArrayLike, *, n_resamples: int = 10_000,
     """
     matrix = _as_matrix("differences", differences)
     n_resamples = _check_resamples(n_resamples)
-    if isinstance(exact_max_tasks, bool) or not isinstance(exact_max_tasks, int) \
-            or not 0 <= exact_max_tasks <= 24:
-        raise ValueError(f"exact_max_tasks must be an integer in [0, 24], got {exact_max_tasks!r}")
     n_rows, n_tasks = matrix.shape
+    exact, count, blocks = _sign_blocks(n_tasks, n_resamples, seed, _check_exact_max(exact_max_tasks))
     observed = matrix.sum(axis=1)
     threshold = np.abs(observed) - _TIE_RTOL * np.abs(matrix).sum(axis=1)
     exceed = np.zeros(n_rows, dtype=np.int64)
-    if n_tasks <= exact_max_tasks:
-        signs = _all_sign_patterns(n_tasks)
-        for start in range(0, signs.shape[0], max(1, _CHUNK_ELEMENTS // n_tasks)):
-            block = signs[start:start + max(1, _CHUNK_ELEMENTS // n_tasks)]
-            exceed += (np.abs(block @ matrix.T) >= threshold).sum(axis=0)
-        p_value = exceed / float(signs.shape[0])
-        method = f"sign-flip permutation (exact, {2 ** n_tasks} sign patterns)"
+    for block in blocks:
+        exceed += (np.abs(block @ matrix.T) >= threshold).sum(axis=0)
+    p_value = exceed / float(count) if exact else (exceed + 1.0) / (n_resamples + 1.0)
+    return BatchTestResult(observed / n_tasks, np.minimum(p_value, 1.0), _method(exact, n_tasks, n_resamples))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SignFlipInference:
+    """The sign-flip test of weighted means and the intervals that invert it (one per row).
+
+    ``estimate`` is Σ_g c_g (the weighted mean difference), ``p_value`` the two-sided p-value
+    of estimate = 0, ``low``/``high`` the interval {δ : p(δ) > α_row} at each row's level
+    (−inf/inf where no bound exists: too few clusters to reject anything at that level).
+    """
+
+    estimate: np.ndarray
+    p_value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    level: np.ndarray
+    method: str
+
+
+def sign_flip_inference_batch(contributions: ArrayLike, weights: ArrayLike, alpha: ArrayLike | float, *,
+                              n_resamples: int = 10_000, seed: int | np.random.Generator | None = 0,
+                              exact_max_tasks: int = EXACT_PERMUTATION_MAX_TASKS) -> SignFlipInference:
+    """Sign-flip test and test-inversion interval of a weighted mean difference, per row.
+
+    Row r compares two models on the clusters (tasks, or task groups) they share: ``c_g`` is
+    cluster g's contribution Σ_{t∈g} π_t d_t to the weighted difference Δ = Σ_g c_g, and
+    ``weights`` ω_g = Σ_{t∈g} π_t its share of the weight (ω sums to 1 over the row's clusters;
+    0 for clusters the row does not have). Under H0: Δ = δ with every task shifted by δ, the
+    shifted contributions c_g − δ ω_g are symmetric about 0 (Fisher 1935; Good 2005), so
+
+        p(δ) = P(|Σ s_g (c_g − δ ω_g)| ≥ |Σ (c_g − δ ω_g)|)
+
+    over sign patterns s (exact up to ``exact_max_tasks`` clusters, else ``n_resamples`` seeded
+    patterns with p = (1 + count)/(R + 1), Phipson & Smyth 2010). ``p_value`` is p(0), equal to
+    :func:`sign_flip_test_batch` of the contributions with the same seed.
+
+    The interval is {δ : p(δ) > α_r} (Hartigan 1969; the permutation-test inversion of Lehmann
+    & Romano 2005, §15.2): for pattern s, |a − δb| ≥ |Δ − δ| (a = s·c, b = s·ω, |b| ≤ 1) holds
+    exactly for δ between (Δ − a)/(1 − b) and (Δ + a)/(1 + b), an interval that contains Δ; so
+    the interval's ends are order statistics of those endpoints, computed without search.
+    By construction the interval excludes 0 exactly when p(0) ≤ α_r.
+    """
+    c = _as_matrix("contributions", contributions)
+    w = _as_matrix("weights", weights)
+    if c.shape != w.shape:
+        raise ValueError(f"contributions have shape {c.shape} but weights {w.shape}: one weight per cluster")
+    if (w < 0).any():
+        raise ValueError("weights must be >= 0 (each cluster's share of the weighted mean)")
+    n_rows, n_clusters = c.shape
+    levels = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (n_rows,)).copy()
+    if ((levels <= 0) | (levels >= 1) | np.isnan(levels)).any():
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    n_resamples = _check_resamples(n_resamples)
+    exact, count, blocks = _sign_blocks(n_clusters, n_resamples, seed, _check_exact_max(exact_max_tasks))
+    estimate = c.sum(axis=1)
+    total = w.sum(axis=1)
+    scale = np.abs(c).sum(axis=1)
+    threshold = np.abs(estimate) - _TIE_RTOL * scale
+    exceed = np.zeros(n_rows, dtype=np.int64)
+    lows, highs = [], []
+    for block in blocks:
+        a = block @ c.T  # (patterns, rows)
+        b = block @ w.T
+        exceed += (np.abs(a) >= threshold).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            minus = total - b
+            plus = total + b
+            first = np.where(minus > 1e-12 * total, (estimate - a) / minus, np.nan)
+            second = np.where(plus > 1e-12 * total, (estimate + a) / plus, np.nan)
+        # A pattern equal to the observed one (or its negation) counts for every δ.
+        degenerate = np.isnan(first) | np.isnan(second)
+        lows.append(np.where(degenerate, -np.inf, np.fmin(first, second)))
+        highs.append(np.where(degenerate, np.inf, np.fmax(first, second)))
+    low_ends = np.concatenate(lows, axis=0)
+    high_ends = np.concatenate(highs, axis=0)
+    # Endpoints within rounding of 0 are 0, as ties count in p(0).
+    tolerance = (_TIE_RTOL * np.maximum(scale, 1e-300))[np.newaxis, :]
+    low_ends[np.abs(low_ends) <= tolerance] = 0.0
+    high_ends[np.abs(high_ends) <= tolerance] = 0.0
+    if exact:
+        p_value = exceed / float(count)
+        # p(δ) = count/H > α  ⟺  count ≥ floor(α·H) + 1
+        needed = np.floor(levels * count).astype(np.int64) + 1
     else:
-        rng = _rng(seed)
-        n_bytes = (n_tasks + 7) // 8
-        chunk = max(1, _CHUNK_ELEMENTS // n_tasks)
-        total = matrix.sum(axis=1)
-        for start in range(0, n_resamples, chunk):
-            rows = min(chunk, n_resamples - start)
-            random_bytes = rng.integers(0, 256, size=(rows, n_bytes), dtype=np.uint8)
-            flips = np.unpackbits(random_bytes, axis=1, count=n_tasks).astype(np.float64)
-            # Σ s_i d_i with s_i = 1 − 2·flip_i
-            resampled = total - 2.0 * (flips @ matrix.T)
-            exceed += (np.abs(resampled) >= threshold).sum(axis=0)
         p_value = (exceed + 1.0) / (n_resamples + 1.0)
-        method = f"sign-flip permutation (Monte Carlo, {n_resamples} resamples)"
-    return BatchTestResult(observed / n_tasks, np.minimum(p_value, 1.0), method)
+        # p(δ) = (1 + count)/(R + 1) > α  ⟺  count ≥ floor(α·(R + 1) − 1) + 1
+        needed = np.maximum(np.floor(levels * (n_resamples + 1.0) - 1.0).astype(np.int64) + 1, 0)
+    p_value = np.minimum(p_value, 1.0)
+    low = np.full(n_rows, -np.inf)
+    high = np.full(n_rows, np.inf)
+    for row in range(n_rows):
+        k = int(needed[row])
+        if k <= 0:
+            continue
+        low[row] = np.partition(low_ends[:, row], k - 1)[k - 1]
+        high[row] = -np.partition(-high_ends[:, row], k - 1)[k - 1]
+    # The interval always holds the estimate; ties at 0 follow the test.
+    not_rejected = p_value > levels
+    low = np.where(not_rejected, np.minimum(low, 0.0), low)
+    high = np.where(not_rejected, np.maximum(high, 0.0), high)
+    empty = total <= 0
+    estimate = np.where(empty, np.nan, estimate)
+    for array in (p_value, low, high):
+        array[empty] = np.nan
+    return SignFlipInference(estimate, p_value, np.minimum(low, estimate), np.maximum(high, estimate), levels,
+                             _method(exact, n_clusters, n_resamples))
+
+
+def holm_levels(p_values: ArrayLike, alpha: float) -> np.ndarray:
+    """The level at which Holm's step-down procedure tests each hypothesis, for intervals that
+    agree with its decisions.
+
+    With p sorted ascending, the j-th hypothesis is tested at α/(m − j + 1) while every smaller
+    one was rejected; from the first non-rejection k on, at α/(m − k + 1). A test-inversion
+    interval at these levels excludes 0 exactly when the Holm-adjusted p-value is ≤ α. (For
+    m = 1 this is α.)
+    """
+    values = _as_scores("p_values", p_values, allow_empty=True)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    m = values.shape[0]
+    levels = np.empty(m, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    stopped_at = None
+    for rank, index in enumerate(order):
+        if stopped_at is None and values[index] > alpha / (m - rank):
+            stopped_at = rank
+        levels[index] = alpha / (m - (rank if stopped_at is None else stopped_at))
+    return levels
 
 
 def sign_flip_test(a_task_means: ArrayLike, b_task_means: ArrayLike, *, n_resamples: int = 10_000,

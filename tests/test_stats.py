@@ -964,3 +964,117 @@ def test_pass_metrics_reject_bad_input(n, c, k, message):
         pass_at_k(n, c, k)
     with pytest.raises(ValueError, match=message):
         pass_hat_k(n, c, k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sign-flip test of a weighted mean and its inverted interval
+# ---------------------------------------------------------------------------------------------
+
+
+def _weighted_p(contributions, weights, delta, n_resamples=4000, seed=7):
+    """p(δ) straight from the definition: the sign-flip test of the shifted contributions."""
+    shifted = np.asarray(contributions) - delta * np.asarray(weights)
+    return float(stats.sign_flip_test_batch(shifted[np.newaxis, :], n_resamples=n_resamples, seed=seed).p_value[0])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sign_flip_interval_inverts_the_exact_test_of_scipy(seed):
+    # Equal weights: c_g = d_g / n, and the test of c − δ/n is scipy's exact paired permutation
+    # test of d − δ. Just inside the ends p > α, just outside p ≤ α.
+    rng = np.random.default_rng(seed)
+    d = rng.normal(0.4, 1.0, 6 + seed)
+    n = d.size
+    result = stats.sign_flip_inference_batch(d[np.newaxis] / n, np.full((1, n), 1.0 / n), 0.05)
+
+    def scipy_p(delta):
+        return sps.permutation_test((d - delta,), np.mean, permutation_type="samples", n_resamples=np.inf).pvalue
+
+    low, high = float(result.low[0]), float(result.high[0])
+    assert result.p_value[0] == pytest.approx(scipy_p(0.0), rel=1e-12)
+    if n >= 6:  # below log2(2/0.05) tasks no finite end exists
+        assert scipy_p(low + 1e-7) > 0.05 >= scipy_p(low - 1e-7)
+        assert scipy_p(high - 1e-7) > 0.05 >= scipy_p(high + 1e-7)
+    assert (low > 0 or high < 0) == (result.p_value[0] <= 0.05)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sign_flip_interval_weighted_monte_carlo_matches_its_definition(seed):
+    rng = np.random.default_rng(100 + seed)
+    g = 30
+    weights = rng.random(g) + 0.05
+    weights /= weights.sum()
+    contributions = weights * rng.normal(0.5, 1.0, g)
+    alpha = (0.05, 0.01, 0.2)[seed % 3]
+    result = stats.sign_flip_inference_batch(contributions[np.newaxis], weights[np.newaxis], alpha,
+                                             n_resamples=4000, seed=7)
+    assert "Monte Carlo" in result.method
+    assert result.p_value[0] == pytest.approx(_weighted_p(contributions, weights, 0.0), rel=1e-15)
+    low, high = float(result.low[0]), float(result.high[0])
+    assert _weighted_p(contributions, weights, low + 1e-9) > alpha >= _weighted_p(contributions, weights, low - 1e-9)
+    assert _weighted_p(contributions, weights, high - 1e-9) > alpha >= _weighted_p(contributions, weights, high + 1e-9)
+    assert low <= result.estimate[0] <= high
+
+
+def test_sign_flip_interval_rows_at_their_own_levels_and_degenerate_cases():
+    d = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0]]) / 8
+    w = np.full((2, 8), 1 / 8)
+    wide = stats.sign_flip_inference_batch(d, w, [0.01, 0.05])
+    narrow = stats.sign_flip_inference_batch(d, w, [0.05, 0.05])
+    assert wide.low[0] < narrow.low[0] and wide.high[0] > narrow.high[0]  # 99% is wider than 95%
+    assert narrow.low[1] < 0 < narrow.high[1] and narrow.p_value[1] == 1.0
+    few = stats.sign_flip_inference_batch(np.array([[0.5, 0.5]]), np.array([[0.5, 0.5]]), 0.05)
+    assert few.low[0] == -math.inf and few.high[0] == math.inf  # 2 tasks: smallest p is 1/2
+    empty = stats.sign_flip_inference_batch(np.zeros((1, 3)), np.zeros((1, 3)), 0.05)
+    assert math.isnan(empty.p_value[0]) and math.isnan(empty.estimate[0])
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        stats.sign_flip_inference_batch(np.ones((1, 2)), -np.ones((1, 2)), 0.05)
+    with pytest.raises(ValueError, match="alpha must lie strictly between 0 and 1"):
+        stats.sign_flip_inference_batch(np.ones((1, 2)), np.ones((1, 2)), 1.0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_holm_levels_agree_with_holm_decisions(seed):
+    rng = np.random.default_rng(seed)
+    p = np.concatenate([rng.uniform(0, 0.03, 3), rng.uniform(0, 1, 5)])
+    rng.shuffle(p)
+    levels = stats.holm_levels(p, 0.05)
+    adjusted = multipletests(p, alpha=0.05, method="holm")[1]
+    np.testing.assert_array_equal(p <= levels, adjusted <= 0.05)
+    assert stats.holm_levels([0.01], 0.05).tolist() == [0.05]
+    # ranks: 0.001 (α/3, rejected), 0.01 (α/2, rejected), 0.2 (α/1, not rejected)
+    assert stats.holm_levels([0.001, 0.2, 0.01], 0.05).tolist() == [0.05 / 3, 0.05, 0.05 / 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Wilson interval at the effective sample size of clustered runs
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 7), (3, 10), (10, 10), (81, 263)])
+def test_clustered_wilson_with_one_run_per_task_is_wilson(successes, n):
+    result = stats.clustered_wilson_interval([1] * successes + [0] * (n - successes), [1] * n)
+    low, high = proportion_confint(successes, n, method="wilson")
+    assert (result.interval.low, result.interval.high) == pytest.approx((low, high), rel=1e-12, abs=1e-15)
+    assert result.effective_n == n
+
+
+def test_clustered_wilson_with_identical_repeats_is_wilson_over_tasks():
+    # 12 tasks, 7 pass; each task run 5 times with the same answer: 60 runs, 12 observations.
+    result = stats.clustered_wilson_interval([5] * 7 + [0] * 5, [5] * 12)
+    low, high = proportion_confint(7, 12, method="wilson")
+    assert result.effective_n == pytest.approx(12.0, rel=1e-12)
+    assert (result.interval.low, result.interval.high) == pytest.approx((low, high), rel=1e-12)
+    assert result.estimate == pytest.approx(7 / 12)
+
+
+def test_clustered_wilson_effective_n_is_the_design_effect():
+    # Korn & Graubard (1998): n_eff = p(1 − p)/v with v the linearised ratio variance.
+    x = np.array([3, 1, 0, 2, 2, 1])
+    n = np.array([3, 2, 1, 4, 2, 3])
+    p = x.sum() / n.sum()
+    v = ((x - p * n) ** 2).sum() / n.sum() ** 2
+    result = stats.clustered_wilson_interval(x, n)
+    assert result.effective_n == pytest.approx(min(n.sum(), p * (1 - p) / v), rel=1e-12)
+    assert math.isnan(stats.clustered_wilson_interval([], []).estimate)
+    with pytest.raises(ValueError, match="0 <= successes <= trials"):
+        stats.clustered_wilson_interval([3], [2])

@@ -1,25 +1,19 @@
 """Compare this run with a saved baseline results file (numpy only; does not import pytest).
 
-For every model present in both runs, the comparison is paired on the tasks both runs ran
-(Miller 2024, "Adding Error Bars to Evals", arXiv 2411.00640, §4: a task is the unit of
-sampling, the runs of a task are one cluster, and the same tasks measured twice are compared
-through their per-task differences):
+For every model present in both runs, the comparison is paired on the tasks both runs
+measured (Miller 2024, "Adding Error Bars to Evals", arXiv 2411.00640, §4: a task is the unit
+of sampling, the runs of a task are one cluster, and the same tasks measured twice are
+compared through their per-task differences). The test, its interval and its verdict are
+:func:`~pytest_modelbench.compare.paired.paired_deltas`, the one paired test every verdict
+uses: the score change Δ = Σ_t π_t (x_t(current) − x_t(baseline)) with this run's category
+and task weights, the sign-flip permutation test of the per-task (per-group) contributions to
+it, and the interval that inverts the same test. The models form one Holm family (a gate
+that checks several models must not fail by chance more often than α); each model's
+categories form another.
 
-* each task's score is 100 × (0.6 × pass rate + 0.4 × mean quality) over its runs, as in the
-  score definition of docs/results.md;
-* the overall score is a weighted mean of task scores, S = Σ_t π_t x_t, with
-  π_t = α_c · w_t / W_c (α_c the category weight renormalised over the categories present,
-  w_t the task's marker weight × difficulty multiplier, W_c the sum of w_t over the
-  category's tasks). Restricted to the shared tasks, the score change is
-  Δ = Σ_t π_t d_t with d_t = x_t(current) − x_t(baseline);
-* its standard error and normal interval come from
-  :func:`~pytest_modelbench.stats.paired_difference` applied to per-task contributions whose
-  mean is Δ (the linearised, category-stratified, task-clustered SE; see
-  :func:`weighted_paired_delta`), and its p-value is the sign-flip permutation test
-  (:func:`~pytest_modelbench.stats.sign_flip_test_batch`) of y_t = n · π_t · d_t (of its
-  task-group sums when tasks carry ``group=``, since tasks of one group are not
-  independent). With equal weights in one category this is exactly Miller's paired
-  analysis of d.
+Errored runs (a failed model call, a replay miss) measure nothing: they are left out of the
+scores on both sides and counted apart (``errors_current``, ``error_reasons``), so a drop
+caused by errors is reported as errors, never as a change in the answers.
 
 Latency and cost are compared on the same shared tasks: p95 of run latency (numpy's linear
 interpolation) and cost per task (mean over tasks of each task's mean run cost; unknown when a
@@ -35,22 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tabulate import tabulate
 
 from .._exceptions import ConfigError
 from ..core.config import DEFAULT_CATEGORY_WEIGHTS
+from ..core.text import fit_labels, table
 from ..core.records import RunRecord
 from ..core.results import read_results, write_json_atomic
 from ..core.scoring import PASS_SHARE, QUALITY_SHARE, task_scores, task_shares
 from ..core.table import RunTable
-from ..stats import (
-    Interval,
-    VarianceComponents,
-    minimum_detectable_effect,
-    paired_difference,
-    sign_flip_test_batch,
-    variance_components,
-)
+from ..stats import VarianceComponents, variance_components
+from .paired import PairedDelta, detectability, interval_text, paired_deltas
 
 __all__ = [
     "Baseline",
@@ -59,7 +47,6 @@ __all__ = [
     "ModelBaseline",
     "WeightedDelta",
     "baseline_document",
-    "category_centred",
     "compare_to_baseline",
     "cost_per_task_by_model",
     "load_baseline",
@@ -170,63 +157,8 @@ def cost_per_task_by_model(records: Sequence[RunRecord]) -> dict[str, float | No
 # -------------------------------------------------------------- weighted paired delta
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class WeightedDelta:
-    """A paired comparison of two weighted scores on the same tasks.
-
-    ``a`` and ``b`` are the two sides' weighted scores over the shared tasks, ``delta = a − b``.
-    ``se``/``ci`` come from :func:`~pytest_modelbench.stats.paired_difference` (NaN below two
-    tasks or task groups); ``p_value`` is the sign-flip permutation test (``test`` names the
-    variant), ``p_value_normal`` the normal-approximation p-value of the same SE.
-    """
-
-    a: float
-    b: float
-    delta: float
-    se: float
-    ci: Interval
-    p_value: float
-    p_value_normal: float
-    test: str
-    n_tasks: int
-    n_clusters: int | None
-    confidence: float
-
-    def significant(self, alpha: float) -> bool:
-        """True when the permutation p-value is at most ``alpha``."""
-        return not math.isnan(self.p_value) and self.p_value <= alpha
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": _clean(self.a),
-            "b": _clean(self.b),
-            "delta": _clean(self.delta),
-            "se": _clean(self.se),
-            "ci": [_clean(self.ci.low), _clean(self.ci.high)],
-            "p_value": _clean(self.p_value),
-            "p_value_normal": _clean(self.p_value_normal),
-            "test": self.test,
-            "n_tasks": self.n_tasks,
-            "n_clusters": self.n_clusters,
-            "confidence": self.confidence,
-        }
-
-
-def _cluster_sums(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    if groups is None:
-        return values
-    _, index = np.unique(groups, return_inverse=True)
-    return np.bincount(index.reshape(-1), weights=values)
-
-
-def category_centred(differences: np.ndarray, share: np.ndarray, task_category: np.ndarray) -> np.ndarray:
-    """D_c(t): the weighted mean difference of each task's category, Σ_{s∈c} π_s d_s / Σ_{s∈c} π_s."""
-    codes = np.asarray(task_category, dtype=np.int64)
-    size = int(codes.max()) + 1
-    totals = np.bincount(codes, weights=share * differences, minlength=size)
-    weights = np.bincount(codes, weights=share, minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (totals / weights)[codes]
+#: The comparison of two weighted scores on shared tasks (kept under its former name).
+WeightedDelta = PairedDelta
 
 
 def weighted_paired_delta(
@@ -237,76 +169,22 @@ def weighted_paired_delta(
     category_weight: np.ndarray,
     groups: Sequence[str] | np.ndarray | None = None,
     *,
-    confidence: float = 0.95,
+    alpha: float = 0.05,
     n_resamples: int = 10_000,
     seed: int = 0,
-) -> WeightedDelta:
-    """Paired comparison of the weighted scores Σ π_t a_t and Σ π_t b_t over the same tasks.
-
-    With π from :func:`task_shares`, d_t = a_t − b_t and Δ = Σ π_t d_t:
-
-    * SE and interval: :func:`~pytest_modelbench.stats.paired_difference` of
-      z_t = Δ + n·π_t·(d_t − D_c(t)) (D_c the weighted mean difference in t's category), whose
-      mean is Δ. Its SE, sqrt(n/(n−1) · Σ u_t²) with u_t = π_t (d_t − D_c), is the
-      linearised (delta-method) SE of this stratified ratio estimator (Cochran 1977,
-      *Sampling Techniques* §6.11), clustered by task group when ``groups`` has a group of
-      several tasks (Miller 2024 §2.3, CR1). With one category and equal weights z_t = d_t:
-      Miller's paired SE sqrt(var(d, ddof=1)/n) (2024 §4).
-    * p-value: the sign-flip permutation test (Fisher 1935; Good 2005) of y_t = n·π_t·d_t,
-      whose mean is Δ (flipping whole group sums when clustered, so dependent tasks move
-      together); exact up to 16 tasks or groups, else ``n_resamples`` seeded sign patterns.
-    """
-    estimate, contributions, labels = _weighted_estimate(a_scores, b_scores, task_weight, task_category,
-                                                         category_weight, groups, confidence)
-    sums = _cluster_sums(contributions, labels)
-    test = sign_flip_test_batch(sums[np.newaxis, :], n_resamples=n_resamples, seed=seed)
-    return _with_test(estimate, float(test.p_value[0]), test.method, sums.shape[0] if labels is not None else None)
-
-
-def _with_test(estimate: WeightedDelta, p_value: float, method: str, n_groups: int | None) -> WeightedDelta:
-    test = method + (f" over {n_groups} task groups" if n_groups is not None else "")
-    return dataclasses.replace(estimate, p_value=p_value, test=test)
-
-
-def _weighted_estimate(
-    a_scores: np.ndarray, b_scores: np.ndarray, task_weight: np.ndarray, task_category: np.ndarray,
-    category_weight: np.ndarray, groups: Sequence[str] | np.ndarray | None, confidence: float,
-) -> tuple[WeightedDelta, np.ndarray, np.ndarray | None]:
-    """Δ with its SE and interval (p-value not yet tested), the per-task contributions
-    y_t = n·π_t·d_t to the sign-flip test, and the cluster labels (None: one task each)."""
+) -> PairedDelta:
+    """One paired comparison of the weighted scores Σ π_t a_t and Σ π_t b_t over the same
+    tasks (a single planned comparison: no multiplicity adjustment); see
+    :func:`~pytest_modelbench.compare.paired.paired_deltas`. ``groups`` clusters the tasks
+    (tasks of one group are flipped together)."""
     a = np.asarray(a_scores, dtype=np.float64)
     b = np.asarray(b_scores, dtype=np.float64)
-    n = a.shape[0]
-    if n == 0 or b.shape != a.shape:
+    if a.ndim != 1 or a.shape != b.shape or a.shape[0] == 0:
         raise ValueError(f"a paired comparison needs the same tasks on both sides (at least one), "
-                         f"got {a.shape[0]} and {b.shape[0]}")
-    share = task_shares(task_weight, task_category, category_weight)
-    differences = a - b
-    delta = float(np.dot(share, differences))
-    centred = delta + n * share * (differences - category_centred(differences, share, task_category))
-    labels = None
-    if groups is not None:
-        labels = np.asarray(groups, dtype=object).astype(str)
-        if np.unique(labels).shape[0] == n:
-            labels = None  # every task its own cluster: the plain paired analysis
-    paired = paired_difference(centred, np.zeros(n), labels, confidence)
-    estimate = WeightedDelta(
-        a=float(np.dot(share, a)),
-        b=float(np.dot(share, b)),
-        delta=delta,
-        se=paired.se,
-        ci=Interval(delta + paired.ci.low - paired.delta, delta + paired.ci.high - paired.delta),
-        p_value=math.nan,
-        p_value_normal=paired.p_value,
-        test="",
-        n_tasks=n,
-        n_clusters=paired.n_clusters,
-        confidence=confidence,
-    )
-    return estimate, n * share * differences, labels
-
-
-# ---------------------------------------------------------------------- comparison
+                         f"got {a.shape} and {b.shape}")
+    cluster = np.arange(a.shape[0]) if groups is None else np.asarray(groups, dtype=object).astype(str)
+    return paired_deltas(a[np.newaxis, :], b[np.newaxis, :], task_weight, task_category, category_weight,
+                         cluster, alpha=alpha, adjust=False, n_resamples=n_resamples, seed=seed)[0]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -324,11 +202,15 @@ class CategoryDelta:
 class ModelBaseline:
     """One model now versus in the baseline, on the tasks both runs ran.
 
-    ``score`` is None when the model shares no task with the baseline. ``variance`` holds the
-    variance components of the (n·π-scaled) per-run scores for power calculations (None when
-    fewer than 2 shared tasks or fewer than 2 runs per task); ``runs_current`` /
+    ``score`` is None when the model shares no measured task with the baseline. ``variance``
+    holds the variance components of the (n·π-scaled) per-run scores for power calculations
+    (None when fewer than 2 shared tasks or fewer than 2 runs per task); ``runs_current`` /
     ``runs_baseline`` are the median runs per shared task; ``mde`` the smallest true change
-    this comparison detects at 1 − confidence with 80% power (Miller 2024 §5).
+    this comparison detects with 80% power, read off its own interval
+    (:func:`~pytest_modelbench.compare.paired.detectability`; infinite when too few tasks).
+    ``errors_current`` counts this run's errored runs on the tasks the baseline has (of
+    ``runs_checked``), ``error_reasons`` their reasons (``ReplayMissError: …``) by count:
+    errors are not in the score, they are reported apart.
     """
 
     model: str
@@ -345,6 +227,9 @@ class ModelBaseline:
     runs_current: int
     runs_baseline: int
     mde: float | None
+    errors_current: int = 0
+    runs_checked: int = 0
+    error_reasons: tuple[tuple[str, int], ...] = ()
 
     @property
     def delta(self) -> float | None:
@@ -378,6 +263,8 @@ class ModelBaseline:
             "delta": None if score is None else _clean(score.delta),
             "ci": None if score is None else [_clean(score.ci.low), _clean(score.ci.high)],
             "p_value": None if score is None else _clean(score.p_value),
+            "p_adjusted": None if score is None else _clean(score.p_adjusted),
+            "significant": None if score is None else score.significant,
             "score": None if score is None else score.to_dict(),
             "categories": {entry.category: entry.delta.to_dict() for entry in self.categories},
             "latency_p95_ms": {"current": _clean(self.latency_p95_ms_current),
@@ -390,6 +277,9 @@ class ModelBaseline:
             "runs_current": self.runs_current,
             "runs_baseline": self.runs_baseline,
             "mde": _clean(self.mde),
+            "errors_current": self.errors_current,
+            "runs_checked": self.runs_checked,
+            "error_reasons": [{"reason": reason, "runs": count} for reason, count in self.error_reasons],
         }
 
 
@@ -418,8 +308,9 @@ class BaselineComparison:
             "git_commit": self.git_commit,
             "finished_at": self.finished_at,
             "confidence": self.confidence,
-            "method": "paired over shared tasks; task-clustered SE (Miller 2024); "
-                      "sign-flip permutation p-value",
+            "method": "paired over shared tasks (task = unit of evidence, Miller 2024); sign-flip "
+                      "permutation test of the contributions to the weighted score change, its "
+                      "inverted interval; Holm over models",
             "models": {entry.model: entry.to_dict() for entry in self.models},
             "only_current_models": list(self.only_current_models),
             "only_baseline_models": list(self.only_baseline_models),
@@ -427,34 +318,32 @@ class BaselineComparison:
 
     def rows(self) -> list[list[str]]:
         """Rows for ``tabulate`` (header first), fitting 100 columns."""
-        level = f"{self.confidence:.0%}"
-        rows = [["model", "tasks", "base", "now", f"Δ score [{level} CI]", "p",
-                 "Δ p95 ms", "Δ $/task"]]
+        rows = [["model", "tasks", "base", "now", "Δ score [interval]", "p adj", "errors", "Δ p95 ms", "Δ $/task"]]
+        labels = dict(zip([e.model for e in self.models], fit_labels([e.model for e in self.models], 16)))
         for entry in self.models:
             score = entry.score
+            errors = f"{entry.errors_current}/{entry.runs_checked}" if entry.runs_checked else "-"
             if score is None:
-                rows.append([_short(entry.model, 22), "0", "-", "-", "no shared task", "-", "-", "-"])
+                rows.append([labels[entry.model], "0", "-", "-", "no shared measured task", "-", errors, "-", "-"])
                 continue
-            interval = ("" if math.isnan(score.ci.low)
-                        else f" [{score.ci.low:+.1f}, {score.ci.high:+.1f}]")
+            interval = "" if math.isnan(score.ci.low) else f" {interval_text(score.ci.low, score.ci.high)}"
             rows.append([
-                _short(entry.model, 22),
+                labels[entry.model],
                 str(entry.shared_tasks),
                 f"{score.b:.1f}",
                 f"{score.a:.1f}",
                 f"{score.delta:+.1f}{interval}",
-                _p(score.p_value),
+                _p(score.p_adjusted),
+                errors,
                 "?" if entry.latency_p95_ms_delta is None else f"{entry.latency_p95_ms_delta:+.0f}",
                 "?" if entry.cost_per_task_usd_delta is None else f"{entry.cost_per_task_usd_delta:+.4g}",
             ])
         return rows
 
-
     def table(self) -> str:
-        """The rows as a plain-text table (tabulate "simple"), at most 100 columns wide."""
+        """The rows as a plain-text table, at most 100 columns wide."""
         rows = self.rows()
-        return tabulate(rows[1:], headers=rows[0], tablefmt="simple", disable_numparse=True,
-                        colalign=("left", "right", "right", "right", "right", "right", "right", "right"))
+        return table(rows[0], rows[1:], ("left", *["right"] * (len(rows[0]) - 1)))
 
 
 def _p(value: float) -> str:
@@ -482,9 +371,9 @@ def _p95(values: np.ndarray) -> float | None:
 
 def _run_matrix(table: RunTable, model: int, tasks: np.ndarray, runs: int, scale: np.ndarray,
                 shift: np.ndarray | None = None) -> np.ndarray:
-    """(tasks × runs) per-run scores of ``model`` on ``tasks`` (first ``runs`` runs by run
-    number), minus ``shift`` and times ``scale`` per task."""
-    rows = np.flatnonzero(table.model == model)
+    """(tasks × runs) per-run scores of ``model`` on ``tasks`` (first ``runs`` measured runs by
+    run number), minus ``shift`` and times ``scale`` per task."""
+    rows = np.flatnonzero((table.model == model) & table.measured)
     position = np.full(table.n_tasks, -1, dtype=np.int64)
     position[tasks] = np.arange(tasks.shape[0])
     rows = rows[position[table.task[rows]] >= 0]
@@ -501,12 +390,36 @@ def _run_matrix(table: RunTable, model: int, tasks: np.ndarray, runs: int, scale
     return matrix * scale[:, np.newaxis]
 
 
+def _error_reason(text: str | None) -> str:
+    """The kind of an error (``ReplayMissError``), from a record's ``error`` text."""
+    if not text:
+        return "error"
+    head = text.split(":", 1)[0].strip()
+    return head if head and " " not in head else text[:60]
+
+
+def _errors(records: Sequence[RunRecord], model: str, tasks: set[str]) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+    """This run's errored runs of ``model`` on ``tasks``: (errors, runs, reasons by count)."""
+    runs = errors = 0
+    reasons: dict[str, int] = {}
+    for record in records:
+        if record.model != model or record.task not in tasks or record.outcome == "skipped":
+            continue
+        runs += 1
+        if record.outcome == "error":
+            errors += 1
+            reason = _error_reason(record.error)
+            reasons[reason] = reasons.get(reason, 0) + 1
+    ordered = tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+    return errors, runs, ordered
+
+
 def compare_to_baseline(
     current: Sequence[RunRecord],
     baseline: Baseline,
     *,
     category_weights: Mapping[str, float] | None = None,
-    confidence: float = 0.95,
+    alpha: float = 0.05,
     n_resamples: int = 10_000,
     seed: int = 0,
     power: float = 0.8,
@@ -515,7 +428,7 @@ def compare_to_baseline(
 
     Task categories, weights and groups are this run's. ``category_weights`` defaults to the
     built-in weights. Raises ConfigError naming the baseline file when the runs share no
-    model, or no (model, task) pair.
+    model, or no measured (model, task) pair.
     """
     weights = dict(DEFAULT_CATEGORY_WEIGHTS if category_weights is None else category_weights)
     now = RunTable.from_records(current)
@@ -527,79 +440,64 @@ def compare_to_baseline(
             f"{', '.join(then.models) or '(no runs)'}, this run has {', '.join(now.models) or '(no runs)'}; "
             "save a new baseline with --modelbench-update-baseline"
         )
-    _, now_task, then_task = np.intersect1d(np.asarray(now.tasks, dtype=object).astype(str),
-                                            np.asarray(then.tasks, dtype=object).astype(str),
-                                            return_indices=True)
+    then_index = {name: j for j, name in enumerate(then.tasks)}
+    to_then = np.array([then_index.get(name, -1) for name in now.tasks], dtype=np.int64)
+    in_both = to_then >= 0
+    now_scores, then_raw = task_scores(now), task_scores(then)
+    then_scores = np.full((then.n_models, now.n_tasks), np.nan)
+    then_scores[:, in_both] = then_raw[:, to_then[in_both]]
     category_weight = _category_weight_vector(now.categories, weights)
-    now_scores, then_scores = task_scores(now), task_scores(then)
+    cluster = np.asarray(now.task_group, dtype=object).astype(str)
+    model_now = np.array([now.models.index(name) for name in shared_models])
+    model_then = np.array([then.models.index(name) for name in shared_models])
+    a_rows, b_rows = now_scores[model_now], then_scores[model_then]
+    family = paired_deltas(a_rows, b_rows, now.task_weight, now.task_category, category_weight, cluster,
+                           alpha=alpha, n_resamples=n_resamples, seed=seed)
     now_costs, then_costs = run_costs(current, now), run_costs(baseline.records, then)
     now_counts, then_counts = now.cell_counts(), then.cell_counts()
-    alpha = 1.0 - confidence
-    # Every (model, scope) test shares one batch of sign patterns (one matrix product): the
-    # columns are this run's task clusters (a task's group, or the task itself); a row holds
-    # the cluster sums of its contributions and 0 elsewhere (a 0 is unchanged by a flip).
-    _, cluster_of_task = np.unique(np.asarray(now.task_group, dtype=object).astype(str), return_inverse=True)
-    cluster_of_task = cluster_of_task.reshape(-1)
-    n_clusters = int(cluster_of_task.max()) + 1 if cluster_of_task.size else 0
-    test_rows: list[np.ndarray] = []
-
-    def tested(estimate: WeightedDelta, contributions: np.ndarray, labels: np.ndarray | None,
-               tasks: np.ndarray) -> tuple[WeightedDelta, int, int | None]:
-        row = np.bincount(cluster_of_task[tasks], weights=contributions, minlength=n_clusters)
-        test_rows.append(row)
-        groups_used = None if labels is None else int(np.unique(cluster_of_task[tasks]).shape[0])
-        return estimate, len(test_rows) - 1, groups_used
-
-    pending: list[tuple[int, int, int | None, list[tuple[int, int | None]]]] = []
+    baseline_tasks = set(then.tasks)
     entries = []
-    for name in shared_models:
-        i, j = now.models.index(name), then.models.index(name)
-        a_all, b_all = now_scores[i, now_task], then_scores[j, then_task]
+    for k, name in enumerate(shared_models):
+        i, j = int(model_now[k]), int(model_then[k])
+        a_all, b_all = a_rows[k], b_rows[k]
         both = ~np.isnan(a_all) & ~np.isnan(b_all)
-        tasks_now, tasks_then = now_task[both], then_task[both]
+        errors, checked, reasons = _errors(current, name, baseline_tasks)
         only_now = int((~np.isnan(now_scores[i])).sum()) - int(both.sum())
-        only_then = int((~np.isnan(then_scores[j])).sum()) - int(both.sum())
+        only_then = int((~np.isnan(then_raw[j])).sum()) - int(both.sum())
         if not both.any():
             entries.append(ModelBaseline(name, 0, only_now, only_then, None, (), None, None, None, None,
-                                         None, 0, 0, None))
+                                         None, 0, 0, None, errors, checked, reasons))
             continue
-        a, b = a_all[both], b_all[both]
-        task_weight = now.task_weight[tasks_now]
-        task_category = now.task_category[tasks_now]
-        groups = np.asarray(now.task_group, dtype=object)[tasks_now]
-        score, score_row, score_groups = tested(
-            *_weighted_estimate(a, b, task_weight, task_category, category_weight, groups, confidence), tasks_now)
-        categories, category_rows = [], []
-        for c in np.unique(task_category):
-            inside = task_category == c
-            estimate, row, used = tested(
-                *_weighted_estimate(a[inside], b[inside], task_weight[inside],
-                                    np.zeros(int(inside.sum()), dtype=np.int64), np.ones(1), groups[inside],
-                                    confidence),
-                tasks_now[inside])
-            categories.append(CategoryDelta(now.categories[c], estimate))
-            category_rows.append((row, used))
+        tasks_now = np.flatnonzero(both)
+        tasks_then = to_then[tasks_now]
+        score = family[k]
+        categories = []
+        present = np.unique(now.task_category[tasks_now])
+        if present.size:
+            inside = now.task_category[np.newaxis, :] == present[:, np.newaxis]
+            found = paired_deltas(np.where(inside, a_all, np.nan), np.where(inside, b_all, np.nan),
+                                  now.task_weight, now.task_category, category_weight, cluster,
+                                  alpha=alpha, n_resamples=n_resamples, seed=seed)
+            categories = [CategoryDelta(now.categories[c], delta) for c, delta in zip(present, found)]
         now_rows = (now.model == i) & np.isin(now.task, tasks_now)
         then_rows = (then.model == j) & np.isin(then.task, tasks_then)
         cost_now, cost_then = now_costs[i, tasks_now], then_costs[j, tasks_then]
         runs_now, runs_then = now_counts[i, tasks_now], then_counts[j, tasks_then]
         variance, mde = None, None
         fewest = int(min(runs_now.min(), runs_then.min()))
+        task_weight, task_category = now.task_weight[tasks_now], now.task_category[tasks_now]
         if tasks_now.shape[0] >= 2 and fewest >= 2:
-            # The same scaling as the SE above: per-task contributions n·π_t·(d_t − D_c), so
-            # ω² and σ² are on the scale of the score change (Miller 2024 §5).
+            # Per-task contributions n·π_t·(d_t − D_c), so ω² and σ² are on the scale of the
+            # score change (Miller 2024 §5).
             share = task_shares(task_weight, task_category, category_weight)
-            shift = category_centred(a - b, share, task_category)
+            differences = a_all[tasks_now] - b_all[tasks_now]
+            shift = _category_centred(differences, share, task_category)
             scale = tasks_now.shape[0] * share
             variance = variance_components(_run_matrix(now, i, tasks_now, fewest, scale, shift),
                                            _run_matrix(then, j, tasks_then, fewest, scale))
         runs_current, runs_baseline = int(np.median(runs_now)), int(np.median(runs_then))
-        if variance is not None and (variance.omega2 > 0 or variance.sigma2_a > 0 or variance.sigma2_b > 0):
-            mde = minimum_detectable_effect(tasks_now.shape[0], omega2=variance.omega2,
-                                            sigma2_a=variance.sigma2_a, sigma2_b=variance.sigma2_b,
-                                            runs_a=runs_current, runs_b=runs_baseline,
-                                            alpha=alpha, power=power)
-        pending.append((len(entries), score_row, score_groups, category_rows))
+        mde = detectability(score.delta, score.ci.low, score.ci.high, score.level, n_tasks=score.n_tasks,
+                            n_clusters=score.n_clusters, power=power).mde
         entries.append(ModelBaseline(
             model=name,
             shared_tasks=int(both.sum()),
@@ -615,35 +513,31 @@ def compare_to_baseline(
             runs_current=runs_current,
             runs_baseline=runs_baseline,
             mde=mde,
+            errors_current=errors,
+            runs_checked=checked,
+            error_reasons=reasons,
         ))
-    if all(entry.score is None for entry in entries):
+    if all(entry.score is None for entry in entries) and not any(entry.errors_current for entry in entries):
         raise ConfigError(
             f"baseline {baseline.path!r} shares no task with this run for any of its models "
             f"({', '.join(shared_models)}); save a new baseline with --modelbench-update-baseline"
-        )
-    matrix = np.vstack(test_rows)
-    used_columns = np.flatnonzero(np.any(matrix != 0.0, axis=0))
-    if used_columns.size == 0:  # every difference is 0: nothing can be significant
-        p_values, method = np.ones(matrix.shape[0]), "sign-flip permutation (all differences 0)"
-    else:
-        batch = sign_flip_test_batch(matrix[:, used_columns], n_resamples=n_resamples, seed=seed)
-        p_values, method = batch.p_value, batch.method
-    for index, score_row, score_groups, category_rows in pending:
-        entry = entries[index]
-        entries[index] = dataclasses.replace(
-            entry,
-            score=_with_test(entry.score, float(p_values[score_row]), method, score_groups),
-            categories=tuple(
-                dataclasses.replace(category, delta=_with_test(category.delta, float(p_values[row]), method, used))
-                for category, (row, used) in zip(entry.categories, category_rows)
-            ),
         )
     return BaselineComparison(
         path=baseline.path,
         git_commit=baseline.git_commit,
         finished_at=baseline.finished_at,
-        confidence=confidence,
+        confidence=1.0 - alpha,
         models=tuple(entries),
         only_current_models=tuple(sorted(set(now.models) - set(then.models))),
         only_baseline_models=tuple(sorted(set(then.models) - set(now.models))),
     )
+
+
+def _category_centred(differences: np.ndarray, share: np.ndarray, task_category: np.ndarray) -> np.ndarray:
+    """D_c(t): the weighted mean difference of each task's category, Σ_{s∈c} π_s d_s / Σ_{s∈c} π_s."""
+    codes = np.asarray(task_category, dtype=np.int64)
+    size = int(codes.max()) + 1
+    totals = np.bincount(codes, weights=share * differences, minlength=size)
+    weights = np.bincount(codes, weights=share, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (totals / weights)[codes]

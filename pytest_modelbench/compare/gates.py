@@ -3,10 +3,13 @@
 Four gates, each evaluated per model and returned as :class:`GateResult` rows:
 
 * ``fail-on-regression`` — against a baseline (:mod:`pytest_modelbench.compare.baseline`): fails when
-  the model's score fell by at least ``tolerance`` points *and* the paired sign-flip
-  permutation p-value is at most ``alpha``. A drop of at least ``tolerance`` that is not
-  significant passes with the verdict ``not significant`` and says how many runs per task
-  (or tasks) would tell (Miller 2024, "Adding Error Bars to Evals", arXiv 2411.00640, §5);
+  the model's score fell by at least ``tolerance`` points *and* the drop is significant (the
+  paired sign-flip test of :mod:`pytest_modelbench.compare.paired`, Holm-adjusted over the
+  models compared). A drop of at least ``tolerance`` that is not significant passes with the
+  verdict ``not significant`` and says how many tasks (or runs per task) would tell (Miller
+  2024, "Adding Error Bars to Evals", arXiv 2411.00640, §5). Runs that errored in this run (a
+  failed call, a replay miss) are not in the score: they fail the gate with the verdict
+  ``errors`` ("12 of 40 runs errored: ReplayMissError"), never as a regression;
 * ``min-score`` — the model's overall score is at least N (globally or per model);
 * ``max-p95-latency-ms`` — the model's p95 run latency is at most N ms;
 * ``max-cost-per-task`` — the model's cost per task is at most N USD.
@@ -27,7 +30,7 @@ from typing import Any
 from tabulate import tabulate
 
 from .._exceptions import ConfigError
-from ..stats import runs_needed, tasks_needed
+from .paired import detectability, interval_text, min_clusters_to_reject
 from .baseline import BaselineComparison, ModelBaseline
 
 __all__ = [
@@ -51,7 +54,9 @@ __all__ = [
 ]
 
 GATE_NAMES = ("fail-on-regression", "min-score", "max-p95-latency-ms", "max-cost-per-task")
-VERDICTS = ("pass", "fail", "not significant", "unknown")
+VERDICTS = ("pass", "fail", "errors", "not significant", "unknown")
+#: Verdicts that fail the build.
+FAILING = ("fail", "errors")
 
 DEFAULT_TOLERANCE = 2.0
 DEFAULT_ALPHA = 0.05
@@ -83,7 +88,7 @@ class GateResult:
 
     @property
     def failed(self) -> bool:
-        return self.verdict == "fail"
+        return self.verdict in FAILING
 
     def to_dict(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
@@ -91,7 +96,7 @@ class GateResult:
 
 def gates_passed(results: Iterable[GateResult], *, unknown_fails: bool = False) -> bool:
     """True when no gate failed (and, with ``unknown_fails``, none was unknown)."""
-    bad = {"fail", "unknown"} if unknown_fails else {"fail"}
+    bad = {*FAILING, "unknown"} if unknown_fails else set(FAILING)
     return not any(result.verdict in bad for result in results)
 
 
@@ -245,46 +250,38 @@ def _p_text(value: float | None) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
-def _minimum_permutation_p(n_units: int) -> float:
-    """Smallest two-sided p-value an exact sign-flip test over n units can give: 2 / 2ⁿ."""
-    return 2.0 / 2.0 ** n_units if n_units < 1000 else 0.0
-
-
-def _power_advice(entry: ModelBaseline, tolerance: float, drop: float, alpha: float, power: float) -> str:
-    """How many runs per task (or tasks) would tell a drop of ``tolerance`` points (Miller 2024 §5)."""
+def _power_advice(entry: ModelBaseline, tolerance: float, drop: float, power: float) -> str:
+    """How many tasks (or runs per task) would tell a drop of ``tolerance`` points, read off the
+    comparison's own interval (:func:`~pytest_modelbench.compare.paired.detectability`)."""
     score = entry.score
     assert score is not None
-    units = score.n_clusters if score.n_clusters is not None else score.n_tasks
-    parts = []
-    floor = _minimum_permutation_p(units)
-    if floor > alpha:
-        needed = math.ceil(math.log2(2.0 / alpha))
-        parts.append(f"with {units} {'task groups' if score.n_clusters is not None else 'tasks'} the "
-                     f"permutation test cannot reach p <= {alpha:g} (its smallest p is {floor:.3g}); "
-                     f"at least {needed} are needed")
-    variance = entry.variance
     effect = tolerance if tolerance > 0 else drop
-    if variance is None:
-        parts.append("too few tasks or runs to estimate how many runs would tell "
-                     "(needs >= 2 shared tasks with >= 2 runs each)")
+    variance = entry.variance
+    found = detectability(
+        -effect, score.ci.low, score.ci.high, score.level, n_tasks=score.n_tasks, n_clusters=score.n_clusters,
+        omega2=None if variance is None else variance.omega2,
+        sigma2_a=0.0 if variance is None else variance.sigma2_a,
+        sigma2_b=0.0 if variance is None else variance.sigma2_b,
+        runs_a=max(1, entry.runs_current), runs_b=max(1, entry.runs_baseline), power=power,
+    )
+    units = "task groups" if score.grouped else "tasks"
+    needed = min_clusters_to_reject(score.level)
+    if score.n_clusters < needed:
+        return (f"with {score.n_clusters} {units} the permutation test cannot reach p <= {score.level:.3g} "
+                f"(its smallest p is {2.0 / 2.0 ** score.n_clusters:.3g}); at least {needed} are needed")
+    if math.isinf(found.mde):
+        return f"with {score.n_tasks} tasks no drop is detectable; add tasks"
+    parts = [f"the smallest drop these {score.n_tasks} tasks detect with {power:.0%} power is {found.mde:.1f} points"]
+    if found.mde <= effect:
+        parts.append(f"so a {effect:.1f}-point drop would likely have been significant")
         return "; ".join(parts)
-    if effect <= 0 or (variance.omega2 == 0 and variance.sigma2_a == 0 and variance.sigma2_b == 0):
-        return "; ".join(parts)
-    runs = runs_needed(effect, score.n_tasks, omega2=variance.omega2, sigma2_a=variance.sigma2_a,
-                       sigma2_b=variance.sigma2_b, alpha=alpha, power=power)
-    if runs is None:
-        tasks = tasks_needed(effect, omega2=variance.omega2, sigma2_a=variance.sigma2_a,
-                             sigma2_b=variance.sigma2_b, runs_a=max(1, entry.runs_current),
-                             runs_b=max(1, entry.runs_baseline), alpha=alpha, power=power)
-        parts.append(f"no number of runs detects a {effect:.1f}-point drop with {score.n_tasks} tasks "
-                     f"(task-to-task spread dominates); about {tasks} tasks are needed at "
-                     f"{entry.runs_current} runs each for {power:.0%} power")
-    elif runs <= entry.runs_current:
-        parts.append(f"{entry.runs_current} runs per task already give {power:.0%} power to detect a "
-                     f"{effect:.1f}-point drop, so a drop that large would likely have been significant")
-    else:
-        parts.append(f"about {runs} runs per task (now {entry.runs_current}) in both this run and the "
-                     f"baseline would detect a {effect:.1f}-point drop with {power:.0%} power")
+    if found.tasks_needed is not None:
+        parts.append(f"about {found.tasks_needed} tasks would detect a {effect:.1f}-point drop")
+    if found.runs_needed is not None:
+        parts.append(f"or about {found.runs_needed} runs per task (now {entry.runs_current}) in both this run "
+                     "and the baseline")
+    elif variance is not None:
+        parts.append("more runs per task would not (task-to-task spread dominates)")
     return "; ".join(parts)
 
 
@@ -292,29 +289,40 @@ def regression_gates(comparison: BaselineComparison, *, tolerance: float = DEFAU
                      alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER) -> list[GateResult]:
     """``fail-on-regression`` for every model of ``comparison`` (see the module doc).
 
-    ``measured`` is the score change (current − baseline, points) over the shared tasks and
-    ``threshold`` is −``tolerance``. Fails when change <= −tolerance and p <= alpha.
+    ``measured`` is the score change (current − baseline, points) over the shared measured
+    tasks and ``threshold`` is −``tolerance``. Fails ("errors") when runs errored, and
+    ("fail") when change <= −tolerance and the drop is significant (Holm-adjusted p <= alpha).
     """
     tolerance = parse_tolerance(tolerance, "tolerance")
     alpha = parse_alpha(alpha, "alpha")
     results = []
     for entry in comparison.models:
         score = entry.score
+        if score is not None and abs(score.alpha - alpha) > 1e-12:
+            raise ValueError(f"the baseline comparison was tested at alpha {score.alpha:g}, the gate asks for "
+                             f"{alpha:g}: compare with alpha={alpha:g} so that its intervals and verdicts agree")
+        errors = None
+        if entry.errors_current:
+            reasons = ", ".join(f"{reason} ({count})" if len(entry.error_reasons) > 1 else reason
+                                for reason, count in entry.error_reasons)
+            errors = (f"{entry.errors_current} of {entry.runs_checked} runs errored: {reasons}; errored "
+                      "runs measure nothing and are not in the score")
         if score is None:
             results.append(GateResult(
-                "fail-on-regression", entry.model, None, -tolerance, "unknown",
-                f"{entry.model} shares no task with the baseline {comparison.path!r}: nothing to compare",
+                "fail-on-regression", entry.model, None, -tolerance, "errors" if errors else "unknown",
+                errors or f"{entry.model} shares no task with the baseline {comparison.path!r}: nothing to compare",
             ))
             continue
         drop = -score.delta
         interval = ("" if math.isnan(score.ci.low) else
-                    f", {score.confidence:.0%} CI [{score.ci.low:+.1f}, {score.ci.high:+.1f}]")
+                    f", {score.confidence:.1%} interval {interval_text(score.ci.low, score.ci.high)}")
         change = (f"score {score.b:.1f} -> {score.a:.1f} ({score.delta:+.1f} points{interval}) "
                   f"on {score.n_tasks} shared tasks")
-        significance = ("significant" if score.significant(alpha) else "not significant") + \
-            f" at alpha {alpha:g} ({_p_text(score.p_value)}, {score.test})"
+        adjusted = "" if score.family == 1 else f", Holm over {score.family} models"
+        significance = ("significant" if score.significant else "not significant") + \
+            f" at alpha {alpha:g} ({_p_text(score.p_adjusted)}{adjusted}, {score.test})"
         if drop + _EPSILON >= tolerance and drop > 0:
-            if score.significant(alpha):
+            if score.significant:
                 verdict = "fail"
                 message = (f"regression: {change}, {significance}; the drop reaches the tolerance "
                            f"of {tolerance:g} points")
@@ -322,12 +330,15 @@ def regression_gates(comparison: BaselineComparison, *, tolerance: float = DEFAU
                 verdict = "not significant"
                 message = (f"{change}, {significance}: the drop reaches the tolerance of "
                            f"{tolerance:g} points but may be noise; "
-                           + _power_advice(entry, tolerance, drop, alpha, power))
+                           + _power_advice(entry, tolerance, drop, power))
         else:
             verdict = "pass"
             message = f"{change}, {significance}; within the tolerance of {tolerance:g} points"
+        if errors is not None:
+            message = f"{errors}. On the measured runs: {message}"
+            verdict = "errors" if verdict != "fail" else verdict
         results.append(GateResult("fail-on-regression", entry.model, score.delta, -tolerance,
-                                  verdict, message, p_value=score.p_value))
+                                  verdict, message, p_value=score.p_adjusted))
     return results
 
 
@@ -478,7 +489,8 @@ def gate_lines(results: Sequence[GateResult], *, width: int = 100) -> list[str]:
     lines = table.splitlines()
     counts = {verdict: sum(r.verdict == verdict for r in results) for verdict in VERDICTS}
     lines.append("")
-    lines.append(", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + " -> "
+    label = {"errors": "with errors"}
+    lines.append(", ".join(f"{counts[v]} {label.get(v, v)}" for v in VERDICTS if counts[v]) + " -> "
                  + ("gates passed" if gates_passed(results) else "gates FAILED"))
     for result in results:
         if result.verdict == "pass":

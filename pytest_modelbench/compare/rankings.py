@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.text import fit_labels
 from ..core.scoring import (
     ModelScores,
     check_confidence,
@@ -89,6 +90,7 @@ def run_grid(table: RunTable, values: np.ndarray | None = None) -> RunGrid:
     Raises ValueError when a (model, task, run) appears more than once.
     """
     values = table.quality if values is None else np.asarray(values, dtype=np.float64)
+    values = np.where(table.measured, values, np.nan)  # an error is not a battle
     if table.model.size == 0:
         empty = np.zeros(0, np.int64)
         return RunGrid(np.zeros((table.n_models, 0)), empty, empty, empty)
@@ -805,7 +807,7 @@ def _rank(
     position = 0
     previous = None
     for place, i in enumerate(order, start=1):
-        if previous is None or sortable[i] != previous:
+        if previous is None or not _same(sortable[i], previous):
             position = place
             previous = sortable[i]
         entries.append(
@@ -818,6 +820,14 @@ def _rank(
             )
         )
     return Ranking(method=method, value_name=value_name, entries=tuple(entries), note=note)
+
+
+def _same(value: float, other: float) -> bool:
+    """Equal keys tie: the same value up to rounding (1e-9 relative), or both infinite."""
+    if value == other:
+        return True
+    return bool(np.isfinite(value) and np.isfinite(other)
+                and abs(value - other) <= 1e-9 * max(1.0, abs(value), abs(other)))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -914,11 +924,12 @@ def ranking_rows(ranking: Ranking) -> list[list[str]]:
     header = ["#", "model", ranking.value_name, "95% interval"]
     whole = ranking.value_name in ("layer", "component")
     rows = [header]
+    labels = dict(zip([e.model for e in ranking.entries], fit_labels([e.model for e in ranking.entries], 40)))
     for entry in ranking.entries:
         interval = (
             f"[{_fmt(entry.low)}, {_fmt(entry.high)}]" if entry.low is not None and entry.high is not None else ""
         )
-        rows.append([str(entry.position), _short(entry.model, 40), _fmt(entry.value, whole), interval])
+        rows.append([str(entry.position), labels[entry.model], _fmt(entry.value, whole), interval])
     return rows
 
 
@@ -926,7 +937,3 @@ def _fmt(value: float | None, whole: bool = False) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}" if whole else f"{value:.1f}"
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -14,10 +14,12 @@ models were measured on is *not measured* for the use case, never scored 0 there
 Models failing a constraint (p95 latency, cost per task, pass rate; an unknown value fails
 too: it cannot be shown to meet the limit) are excluded. The best remaining model is
 recommended with a fit label; whether its lead over the runner-up is statistically
-significant is decided from the run records, when given, by the paired sign-flip
-permutation test on the two models' per-task use-case-weighted scores over the tasks both
-ran (:func:`pytest_modelbench.compare.baseline.weighted_paired_delta`; Miller 2024, "Adding Error
-Bars to Evals", arXiv 2411.00640, §4).
+significant is decided from the run records, when given, by the one paired test every verdict
+uses (:mod:`pytest_modelbench.compare.paired`: the sign-flip test of the per-task
+contributions to the lead, tasks as the unit of evidence; Miller 2024, "Adding Error Bars to
+Evals", arXiv 2411.00640, §4), here with the use case's category weights, as one planned
+comparison. Its weights differ from the overall score's, so its verdict may differ from the
+head-to-head's; the rationale says so.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ..core.records import RunRecord
 from ..core.scoring import task_scores
 from ..core.table import RunTable
 from .baseline import WeightedDelta, cost_per_task_by_model, weighted_paired_delta
+from .paired import interval_text
 
 __all__ = [
     "BUILTIN_USE_CASES",
@@ -414,7 +417,7 @@ class _RunScores:
 
 
 def _lead(runs: _RunScores | None, first: str, second: str, weights: Mapping[str, float], *,
-          confidence: float, seed: int, n_resamples: int) -> WeightedDelta | None:
+          alpha: float, seed: int, n_resamples: int) -> WeightedDelta | None:
     if runs is None or first not in runs.table.models or second not in runs.table.models:
         return None
     table = runs.table
@@ -426,7 +429,7 @@ def _lead(runs: _RunScores | None, first: str, second: str, weights: Mapping[str
     return weighted_paired_delta(
         runs.scores[i, both], runs.scores[j, both], table.task_weight[both], table.task_category[both],
         category_weight, np.asarray(table.task_group, dtype=object)[both],
-        confidence=confidence, n_resamples=n_resamples, seed=seed,
+        alpha=alpha, n_resamples=n_resamples, seed=seed,
     )
 
 
@@ -477,12 +480,13 @@ def _rationale(case: UseCase, used: Sequence[str], weights: Mapping[str, float],
                          f"{best.score - runner.score:.1f} points.")
             if lead is not None:
                 interval = ("" if math.isnan(lead.ci.low) else
-                            f", {lead.confidence:.0%} CI {lead.ci.low:+.1f} to {lead.ci.high:+.1f}")
+                            f", {lead.confidence:.0%} interval {interval_text(lead.ci.low, lead.ci.high)}")
                 verdict = ("statistically significant" if significance == "significant"
                            else "not statistically significant")
-                parts.append(f"On the {lead.n_tasks} tasks both ran, the paired lead is "
-                             f"{lead.delta:+.1f} points{interval}: {verdict} at alpha {alpha:g} "
-                             f"({_p_text(lead.p_value)}, {lead.test}).")
+                parts.append(f"On the {lead.n_tasks} tasks both ran, weighted by {case.name}'s category "
+                             f"weights (not the overall score's, so the head-to-head may differ), the "
+                             f"paired lead is {lead.delta:+.1f} points{interval}: {verdict} at alpha "
+                             f"{alpha:g} ({_p_text(lead.p_value)}, {lead.test}).")
             elif have_runs:
                 parts.append("Significance unknown: the two models share no task of this use case.")
             else:
@@ -499,7 +503,7 @@ def _rationale(case: UseCase, used: Sequence[str], weights: Mapping[str, float],
 
 
 def _recommend_one(case: UseCase, models: Mapping[str, Any], costs: Mapping[str, float | None],
-                   runs: _RunScores | None, *, alpha: float, confidence: float, seed: int,
+                   runs: _RunScores | None, *, alpha: float, seed: int,
                    n_resamples: int, min_coverage: float) -> UseCaseRecommendation:
     category_scores = {name: _category_scores(summary) for name, summary in models.items()}
     measured = set().union(*category_scores.values()) if category_scores else set()
@@ -532,10 +536,10 @@ def _recommend_one(case: UseCase, models: Mapping[str, Any], costs: Mapping[str,
     candidates.sort(key=lambda c: (-c.score, c.model))
     lead, significance = None, "unknown"
     if len(candidates) >= 2:
-        lead = _lead(runs, candidates[0].model, candidates[1].model, weights, confidence=confidence,
+        lead = _lead(runs, candidates[0].model, candidates[1].model, weights, alpha=alpha,
                      seed=seed, n_resamples=n_resamples)
         if lead is not None:
-            significance = "significant" if lead.significant(alpha) else "not significant"
+            significance = "significant" if lead.significant else "not significant"
     if not used:
         rationale = (f"{case.name} cannot be scored: none of its categories "
                      f"({_join(needed)}) has tasks in this benchmark.")
@@ -554,7 +558,6 @@ def recommend(
     records: Sequence[RunRecord] | None = None,
     cost_per_task: Mapping[str, float | None] | None = None,
     alpha: float = 0.05,
-    confidence: float = 0.95,
     seed: int = 0,
     n_resamples: int = 10_000,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
@@ -577,6 +580,9 @@ def recommend(
     models = document.get("models")
     if not isinstance(models, Mapping):
         raise ValueError("the results document has no 'models' block to recommend from")
+    # only measured models are recommended (a model whose every run errored has no score)
+    models = {name: summary for name, summary in models.items()
+              if not isinstance(summary, Mapping) or summary.get("measured", True)}
     cases = list(BUILTIN_USE_CASES.values() if use_cases is None else use_cases)
     if cost_per_task is not None:
         costs = dict(cost_per_task)
@@ -586,9 +592,9 @@ def recommend(
         costs = costs_from_document(document)
     runs = None
     if records:
-        table = RunTable.from_records(records)
+        table = RunTable.from_records(records, sorted(models))
         runs = _RunScores(table, task_scores(table))
-    return [_recommend_one(case, models, costs, runs, alpha=alpha, confidence=confidence, seed=seed,
+    return [_recommend_one(case, models, costs, runs, alpha=alpha, seed=seed,
                            n_resamples=n_resamples, min_coverage=min_coverage) for case in cases]
 
 

@@ -111,10 +111,12 @@ def sum_by_cluster(per_task: np.ndarray, cluster: np.ndarray, n_clusters: int) -
 
 
 def task_scores(table: RunTable) -> np.ndarray:
-    """Per (model, task) score in [0, 100]: 100 × (0.6 × pass rate + 0.4 × mean quality).
+    """Per (model, task) score in [0, 100]: 100 × (0.6 × pass rate + 0.4 × mean quality) over
+    the task's measured runs.
 
-    NaN where the model did not run the task. An ``error`` run counts as a miss with quality 0
-    (that is how ``RunTable`` stores it).
+    NaN where the model has no measured run of the task. ``error`` runs (a failed model call,
+    a replay miss) are not measurements of the model's answer and count nowhere; they are
+    reported as errors instead.
     """
     return 100.0 * (
         PASS_SHARE * table.cell_means(table.passed) + QUALITY_SHARE * table.cell_means(table.quality)
@@ -407,7 +409,7 @@ def pass_at_k_block(table: RunTable, model: int) -> dict[str, Any] | None:
     coding = [c for c, name in enumerate(table.categories) if name in PASS_AT_K_CATEGORIES]
     if not coding:
         return None
-    runs = table.cell_counts()[model]
+    runs = table.cell_counts()[model]  # measured runs: an error is not an attempt at the task
     passes = np.bincount(table.task[(table.model == model) & table.passed], minlength=table.n_tasks)
     tasks = np.isin(table.task_category, coding) & (runs > 0)
     if not tasks.any() or runs[tasks].min() < 2:

@@ -1,8 +1,11 @@
 """Columnar view of run records for vectorised scoring and comparison (numpy only).
 
 ``RunTable.from_records`` turns a list of :class:`RunRecord` into integer-coded numpy arrays.
-Skipped runs are dropped: they measure nothing. Everything downstream (scores, statistics,
-rankings) works on these arrays, never on per-record Python loops.
+Skipped runs are dropped: they measure nothing. ``error`` runs stay in the table (their
+calls took time and may have cost money) but are not measurements of the model's answers:
+``measured`` marks the rows that are, and every score is computed from those rows only.
+Everything downstream (scores, statistics, rankings) works on these arrays, never on
+per-record Python loops.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ class RunTable:
     """One row per counted (not skipped) run.
 
     Per row: ``model`` and ``task`` (indices into ``models`` / ``tasks``), ``run`` (1-based),
-    ``outcome`` (0 passed, 1 failed, 2 error), ``passed`` (bool), ``quality`` (float, an error
-    counts 0), ``latency_ms``, ``ttft_ms``, ``input_tokens``, ``output_tokens`` (float, NaN when
+    ``outcome`` (0 passed, 1 failed, 2 error), ``passed`` (bool), ``quality`` (float; 0 for an
+    error, which no score counts), ``measured`` (bool: not an error), ``latency_ms``, ``ttft_ms``, ``input_tokens``, ``output_tokens`` (float, NaN when
     unknown), ``cost_usd`` (float, NaN when unknown), ``cached`` (bool).
     Per task: ``task_category`` (index into ``categories``), ``task_weight`` (marker weight ×
     difficulty multiplier), ``task_difficulty`` (name) and ``task_group`` (group name or the
@@ -110,6 +113,11 @@ class RunTable:
         )
 
     @property
+    def measured(self) -> np.ndarray:
+        """Rows that measured the model's answer: passed or failed (not ``error``)."""
+        return self.outcome != OUTCOME_CODES["error"]
+
+    @property
     def n_models(self) -> int:
         return len(self.models)
 
@@ -117,18 +125,23 @@ class RunTable:
     def n_tasks(self) -> int:
         return len(self.tasks)
 
-    def cell_counts(self) -> np.ndarray:
-        """Runs per (model, task): shape (n_models, n_tasks)."""
+    def cell_counts(self, *, measured_only: bool = True) -> np.ndarray:
+        """Runs per (model, task): shape (n_models, n_tasks); measured runs only unless
+        ``measured_only`` is False (then errors count too)."""
         flat = self.model * self.n_tasks + self.task
+        if measured_only:
+            flat = flat[self.measured]
         return np.bincount(flat, minlength=self.n_models * self.n_tasks).reshape(
             self.n_models, self.n_tasks
         )
 
     def cell_means(self, values: np.ndarray) -> np.ndarray:
-        """Mean of ``values`` per (model, task); NaN where the model did not run the task."""
-        flat = self.model * self.n_tasks + self.task
+        """Mean of ``values`` over the measured runs per (model, task); NaN where the model has
+        no measured run of the task."""
+        measured = self.measured
+        flat = (self.model * self.n_tasks + self.task)[measured]
         size = self.n_models * self.n_tasks
-        sums = np.bincount(flat, weights=values.astype(np.float64), minlength=size)
+        sums = np.bincount(flat, weights=np.asarray(values, dtype=np.float64)[measured], minlength=size)
         counts = np.bincount(flat, minlength=size)
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums / counts

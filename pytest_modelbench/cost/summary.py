@@ -180,7 +180,7 @@ def summarize_costs(table: RunTable, run_cost_usd: np.ndarray, *, cached: np.nda
     flat = model * n_tasks + table.task
     task_cost, task_cost_se, priced_tasks = _over_tasks(_cell_means(flat, cost, priced, n_models, n_tasks))
     task_output, _, _ = _over_tasks(_cell_means(flat, output_tokens, output_known, n_models, n_tasks))
-    tasks_run = (table.cell_counts() > 0).sum(axis=1)
+    tasks_run = (table.cell_counts(measured_only=False) > 0).sum(axis=1)
 
     result: dict[str, ModelCost] = {}
     for index, name in enumerate(table.models):

@@ -13,7 +13,11 @@ from .specs import ModelSpec
 
 @dataclasses.dataclass(slots=True)
 class CallTotals:
-    """Accumulates the model calls made during one run."""
+    """Accumulates the model calls made during one run.
+
+    ``interrupted_by`` is set when something outside the call (a watchdog such as
+    pytest-timeout, a KeyboardInterrupt) stopped a model call while it was in flight.
+    """
 
     calls: int = 0
     latency_ms: float = 0.0
@@ -22,6 +26,7 @@ class CallTotals:
     output_tokens: int | None = 0
     cost_usd: float | None = 0.0
     cached_calls: int = 0
+    interrupted_by: str | None = None
 
     def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False) -> None:
         if self.calls == 0:
@@ -163,19 +168,28 @@ class Model:
         provider = self._provider()
         call_index = self._calls_made
         self._calls_made += 1
-        if isinstance(provider, CachingProvider):
-            served = provider.complete_with_origin(
-                messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout,
-                run=self.run, call_index=call_index, task=self._task,
-                before_call=self._meter.before_call, **params,
-            )
-            completion, cached = served.completion, served.cached
-        else:
-            self._meter.before_call()
-            completion = provider.complete(
-                messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
-            )
-            cached = False
+        try:
+            if isinstance(provider, CachingProvider):
+                served = provider.complete_with_origin(
+                    messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout,
+                    run=self.run, call_index=call_index, task=self._task,
+                    before_call=self._meter.before_call, **params,
+                )
+                completion, cached = served.completion, served.cached
+            else:
+                self._meter.before_call()
+                completion = provider.complete(
+                    messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
+                )
+                cached = False
+        except Exception:
+            raise
+        except BaseException as exc:
+            # Not an error of the call: something outside it (a watchdog's Failed, Ctrl-C)
+            # stopped it in flight. The run records a failed call, not a miss.
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            self._totals.interrupted_by = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+            raise
         cost_usd = self._meter.cost(completion)
         if not cached:
             self._meter.after_call(cost_usd)

@@ -123,15 +123,17 @@ def consistency(table: RunTable, *, top: int = 5) -> ConsistencyReport:
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ValueError(f"top {top!r} is not allowed; it must be a whole number >= 0")
     m, t = table.n_models, table.n_tasks
-    flat = table.model * t + table.task
+    measured = table.measured  # an errored run says nothing about the answers' consistency
+    flat = (table.model * t + table.task)[measured]
+    quality = table.quality[measured]
     size = m * t
     runs = np.bincount(flat, minlength=size).reshape(m, t)
-    passes = np.bincount(flat, weights=table.passed.astype(np.float64), minlength=size).reshape(m, t)
-    total = np.bincount(flat, weights=table.quality, minlength=size).reshape(m, t)
+    passes = np.bincount(flat, weights=table.passed[measured].astype(np.float64), minlength=size).reshape(m, t)
+    total = np.bincount(flat, weights=quality, minlength=size).reshape(m, t)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / runs
     # Sum of squared deviations from the cell mean (two-pass: no catastrophic cancellation).
-    deviation = table.quality - mean.reshape(-1)[flat]
+    deviation = quality - mean.reshape(-1)[flat]
     squares = np.bincount(flat, weights=deviation * deviation, minlength=size).reshape(m, t)
     repeated = runs >= 2
     with np.errstate(invalid="ignore", divide="ignore"):

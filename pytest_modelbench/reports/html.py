@@ -453,21 +453,22 @@ def _head_to_head(document: Mapping[str, Any], runs: _Runs, rows: Sequence[Model
     if pairs:
         cells: dict[tuple[str, str], MatrixCell] = {}
         for pair in pairs:
-            note = (f"{pair.a} − {pair.b}: {fmt(pair.delta, '+.1f')} points, 95% CI "
+            note = (f"{pair.a} − {pair.b}: {fmt(pair.delta, '+.1f')} points, interval "
                     f"{fmt_interval(pair.low, pair.high, '+.1f')}, p (Holm) {fmt_p(pair.p_adjusted)}; {pair.verdict}")
             cells[(pair.a, pair.b)] = MatrixCell(pair.delta, pair.significant, note)
             flipped = None if pair.delta is None else -pair.delta
             cells.setdefault((pair.b, pair.a), MatrixCell(flipped, pair.significant,
                                                           note.replace(f"{pair.a} − {pair.b}", f"{pair.b} − {pair.a}")
                                                           if flipped is not None else note))
-        lead = ("Each cell is the row model's score minus the column model's, on the tasks both ran. "
-                "Outlined, bold cells are significant after Holm's adjustment.")
+        lead = ("Each cell is the row model's score minus the column model's, on the tasks both ran (a task's "
+                "runs count once). Outlined, bold cells are significant after Holm's adjustment; each "
+                "interval is the same test's, so it excludes 0 exactly when the difference is significant.")
         table_rows = [[(_model(p.a, colors), False), (_model(p.b, colors), False), (fmt(p.delta, "+.1f"), True),
                        (e(fmt_interval(p.low, p.high, "+.1f")), True), (fmt_p(p.p_value), True),
                        (fmt_p(p.p_adjusted), True), (str(p.tasks), True),
                        (("<b>" + e(p.verdict) + "</b>") if p.significant else e(p.verdict), False)]
                       for p in pairs]
-        table = _table([("A", False), ("B", False), ("Δ (A − B)", True), ("95% CI", True), ("p", True),
+        table = _table([("A", False), ("B", False), ("Δ (A − B)", True), ("interval", True), ("p", True),
                         ("p (Holm)", True), ("tasks", True), ("verdict", False)], table_rows)
     else:
         cells = _fallback_pairs(runs, models)
@@ -546,16 +547,19 @@ def _baseline(document: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         rows.append([(_model(str(name), colors), False), (str(entry.get("shared_tasks", "–")), True),
                      (fmt(num(entry.get("baseline"))), True), (fmt(num(entry.get("current"))), True),
                      (f"<b>{fmt(delta, '+.1f')}</b>", True), (e(fmt_interval(num(ci[0]), num(ci[1]), "+.1f")), True),
-                     (fmt_p(num(entry.get("p_value"))), True), (fmt(num(latency.get("delta")), "+,.0f"), True),
+                     (fmt_p(num(entry.get("p_adjusted", entry.get("p_value")))), True),
+                     (f"{entry.get('errors_current', 0)}/{entry.get('runs_checked', 0)}", True),
+                     (fmt(num(latency.get("delta")), "+,.0f"), True),
                      (e(fmt_usd_delta(cost_delta)), True)])
         chart_rows.append(IntervalRow(str(name), delta, num(ci[0]), num(ci[1]), colors.get(str(name), "#9aa5b1")))
     extent = max([abs(v) for r in chart_rows for v in (r.value, r.low, r.high) if v is not None] + [1.0])
     extent = math.ceil(extent * 1.15)
     chart = interval_chart(chart_rows, title="Score change against the baseline",
-                           axis_label="score change (points) with 95% CI; left of the dashed line: worse",
+                           axis_label="score change (points) with the test's interval; left of the dashed line: worse",
                            domain=(-extent, extent), reference=0.0, value_format="+.1f")
     table = _table([("model", False), ("tasks", True), ("baseline", True), ("now", True), ("Δ score", True),
-                    ("95% CI", True), ("p", True), ("Δ p95 ms", True), ("Δ $ / task", True)], rows)
+                    ("interval", True), ("p (Holm)", True), ("errors", True), ("Δ p95 ms", True),
+                    ("Δ $ / task", True)], rows)
     commit = block.get("git_commit")
     lead = (f"Against <code>{e(block.get('path', ''))}</code>"
             + (f" (commit {e(str(commit)[:12])})" if commit else "")

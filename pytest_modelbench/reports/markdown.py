@@ -465,9 +465,11 @@ def _head_to_head_md(document: Mapping[str, Any]) -> list[str]:
         table.append([md(pair.a), md(pair.b), fmt(pair.delta, "+.1f"), fmt_interval(pair.low, pair.high, "+.1f"),
                       fmt_p(pair.p_value), fmt_p(pair.p_adjusted), str(pair.tasks),
                       ("**" + md(pair.verdict) + "**") if pair.significant else md(pair.verdict)])
-    lines += _table(["A", "B", "Δ (A − B)", "95% CI", "p", "p (Holm)", "tasks", "verdict"], table, "llrrrrrl")
-    return lines + ["", "Δ is in score points on the tasks both models ran; p-values are adjusted "
-                    "for the number of pairs (Holm).", ""]
+    lines += _table(["A", "B", "Δ (A − B)", "interval", "p", "p (Holm)", "tasks", "verdict"], table, "llrrrrrl")
+    return lines + ["", "Δ is in score points on the tasks both models ran (a task's runs count once); "
+                    "p-values are adjusted for the number of pairs (Holm); the interval is the same "
+                    "sign-flip test's, at the level Holm tests the pair, so it excludes 0 exactly when "
+                    "the verdict is significant.", ""]
 
 
 def _consistency_md(document: Mapping[str, Any]) -> list[str]:
@@ -537,11 +539,13 @@ def _baseline_md(document: Mapping[str, Any]) -> list[str]:
         cost_delta = num(cost.get("delta"))
         table.append([md(name), str(_int(entry.get("shared_tasks"))), fmt(num(entry.get("baseline"))),
                       fmt(num(entry.get("current"))), fmt(num(entry.get("delta")), "+.1f"),
-                      fmt_interval(num(ci[0]), num(ci[1]), "+.1f"), fmt_p(num(entry.get("p_value"))),
+                      fmt_interval(num(ci[0]), num(ci[1]), "+.1f"),
+                      fmt_p(num(entry.get("p_adjusted", entry.get("p_value")))),
+                      f"{_int(entry.get('errors_current'))}/{_int(entry.get('runs_checked'))}",
                       fmt(num(latency.get("delta")), "+.0f"),
                       fmt_usd_delta(cost_delta)])
-    lines += _table(["model", "tasks", "baseline", "now", "Δ score", "95% CI", "p", "Δ p95 ms", "Δ $/task"],
-                    table, "lrrrrrrrr")
+    lines += _table(["model", "tasks", "baseline", "now", "Δ score", "interval", "p (Holm)", "errors", "Δ p95 ms",
+                     "Δ $/task"], table, "lrrrrrrrrr")
     only_now, only_then = block.get("only_current_models") or [], block.get("only_baseline_models") or []
     if only_now:
         lines += ["", "Not in the baseline: " + ", ".join(md(m) for m in only_now) + "."]

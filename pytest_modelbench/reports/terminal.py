@@ -5,20 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tabulate import tabulate
 
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], colalign: Sequence[str]) -> str:
-    """A compact aligned table: header, dashes, rows; two spaces between columns.
-
-    Built with tabulate's ``plain`` format without its header padding, so that the summary
-    fits 100 columns.
-    """
-    cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(str(h)), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
-    rule = ["-" * width for width in widths]
-    return tabulate([list(headers), rule, *cells], tablefmt="plain", disable_numparse=True,
-                    colalign=tuple(colalign))
+from ..core.text import fit_labels, table
 
 
 def fmt(value: Any, spec: str = ".1f", unknown: str = "?") -> str:
@@ -48,13 +36,34 @@ def _tokens(summary: Mapping[str, Any]) -> str:
     return f"{compact(tokens_in)}/{compact(tokens_out)}"
 
 
+def competition_ranks(values: Sequence[float | None]) -> list[int | None]:
+    """Ranks of values already sorted best first: equal values share a rank ("1, 1, 3");
+    None (not measured) has no rank."""
+    ranks: list[int | None] = []
+    previous: float | None = None
+    rank = 0
+    for place, value in enumerate(values, start=1):
+        if value is None:
+            ranks.append(None)
+            continue
+        if previous is None or abs(value - previous) > 1e-9 * max(1.0, abs(value)):
+            rank, previous = place, value
+        ranks.append(rank)
+    return ranks
+
+
 def model_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -> str:
     """One row per model: score, pass rate with its 95% interval, latency, TTFT, tokens, errors.
 
-    Fits 100 columns with model names up to 24 characters (longer ones are shortened).
+    Fits 100 columns with model names up to 24 characters (longer ones are cut in the middle,
+    and stay distinguishable). Models with equal scores share a rank; a model without a
+    measured run has none and says "not measured".
     """
     rows = []
-    for rank, name in enumerate(order, start=1):
+    labels = dict(zip(order, fit_labels(order, 24)))
+    ranks = competition_ranks([models[name].get("score") if models[name].get("measured", True) else None
+                               for name in order])
+    for rank, name in zip(ranks, order):
         summary = models[name]
         interval = summary.get("pass_rate_ci95")
         pass_rate = summary.get("pass_rate")
@@ -63,10 +72,11 @@ def model_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -
             pass_text += f" [{100 * interval[0]:.0f}-{100 * interval[1]:.0f}]"
         latency = summary.get("latency_ms") or {}
         ttft = summary.get("ttft_ms") or {}
+        measured = summary.get("measured", True)
         rows.append([
-            rank,
-            _short(name, 24),
-            fmt(summary.get("score")),
+            "-" if rank is None else rank,
+            labels[name],
+            fmt(summary.get("score")) if measured else "not measured",
             pass_text,
             f"{summary['passed']}/{summary['failed']}/{summary['errors']}",
             f"{compact(latency.get('p50'))}/{compact(latency.get('p95'))}",
@@ -82,7 +92,7 @@ def category_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str]
     """Categories as rows, models as columns (up to the width of a terminal)."""
     categories = sorted({c for name in order for c in models[name]["categories"]},
                         key=lambda c: (-weights.get(c, 0.0), c))
-    shown = list(order[:6])
+    shown = [name for name in order if models[name].get("measured", True)][:6]
     rows = []
     for category in categories:
         row = [category, f"{weights.get(category, 0.0):.2f}"]
@@ -90,12 +100,17 @@ def category_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str]
             entry = models[name]["categories"].get(category)
             row.append("-" if entry is None else fmt(entry["score"]))
         rows.append(row)
-    headers = ["category", "weight", *(_short(name, 14) for name in shown)]
+    headers = ["category", "weight", *fit_labels(shown, 14)]
     return table(headers, rows, ("left", *("right",) * (len(headers) - 1)))
 
 
 def _order(models: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    return sorted(models, key=lambda n: (-(models[n]["score"] if models[n]["score"] is not None else -1.0), n))
+    def key(name: str) -> tuple[int, float, str]:
+        summary = models[name]
+        measured = summary.get("measured", True) and summary["score"] is not None
+        return (0 if measured else 1, -(summary["score"] if measured else 0.0), name)
+
+    return sorted(models, key=key)
 
 
 def _cost_lines(document: Mapping[str, Any], order: Sequence[str]) -> list[str]:
@@ -184,18 +199,26 @@ def _head_to_head_lines(analysis: Any, verbosity: int) -> list[str]:
     h2h = analysis.comparison.head_to_head
     if len(h2h.models) < 2:
         return []
-    lines = [f"--- modelbench head-to-head (Holm-adjusted, alpha {h2h.alpha:g})"]
+    lines = [f"--- modelbench head-to-head (paired on tasks, Holm-adjusted, alpha {h2h.alpha:g})"]
     for block in h2h.matrix_rows(width=100):
         lines += table(block[0], block[1:], ("left", *("center",) * (len(block[0]) - 1))).splitlines()
-    lines.append("row vs column: ++/-- significantly better/worse, +/- slightly, = no significant difference")
+    lines.append("row vs column: ++/-- significantly better/worse (20% or more), +/- slightly, "
+                 "= no significant difference")
     if verbosity > 0 or len(h2h.models) <= 4:
         rows = h2h.rows()
         lines += ["", *table(rows[0], rows[1:], ("left",) * len(rows[0])).splitlines()]
-    if any(not c.significant and (c.low > 0 or c.high < 0) for c in h2h.overall):
-        lines.append("note: a 95% CI (normal approximation) excludes 0 where the exact test, after Holm, does "
-                     "not;")
-        lines.append("      with few tasks, or weight on a few of them, the test decides: add tasks to tell.")
+        levels = sorted({round(100 * c.level, 2) for c in h2h.overall if c.tasks})
+        level_text = f"{levels[0]:g}%" if len(levels) == 1 else f"{levels[0]:g}-{levels[-1]:g}%"
+        lines.append(f"interval: the sign-flip test's own {level_text} interval (the level Holm tests each pair "
+                     "at); it excludes 0 exactly when the verdict is significant")
+        if any(_to_tell(c) for c in h2h.overall):
+            lines.append("to tell apart: MDE = the smallest difference these tasks detect (80% power); "
+                         "N tasks (or runs per task) would detect the one observed")
     return lines
+
+
+def _to_tell(comparison: Any) -> bool:
+    return not comparison.significant and comparison.tasks_needed is not None
 
 
 def _consistency_lines(analysis: Any) -> list[str]:
@@ -207,7 +230,7 @@ def _consistency_lines(analysis: Any) -> list[str]:
         block = summary.get("pass_at_k")
         if block:
             values = ", ".join(f"{key} {100 * value:.1f}%" for key, value in block.items() if key.startswith("pass@"))
-            lines.append(f"coding {_short(name, 24)}: {values} over {block['tasks']} tasks")
+            lines.append(f"coding {name}: {values} over {block['tasks']} tasks")
     return lines
 
 
@@ -254,6 +277,17 @@ def _load_lines(document: Mapping[str, Any], order: Sequence[str]) -> list[str]:
     return lines
 
 
+def _not_measured_lines(document: Mapping[str, Any]) -> list[str]:
+    """One line per model without a measured run, with why: it is not ranked or compared."""
+    missing = document.get("not_measured") or []
+    if not missing:
+        return []
+    lines = ["--- modelbench not measured (not ranked, compared or recommended)"]
+    for entry in missing:
+        lines.append(f"{entry['model']}: {entry['reason']}")
+    return lines
+
+
 def summary_lines(analysis: Any, records: Sequence[Any], weights: Mapping[str, float],
                   *, verbosity: int = 0) -> list[str]:
     """All lines of the terminal summary; a line ``--- title`` starts a sub-section.
@@ -262,16 +296,21 @@ def summary_lines(analysis: Any, records: Sequence[Any], weights: Mapping[str, f
     comparison and every miss and error.
     """
     document = analysis.document
-    headline = document["rankings"]["headline"]
+    compared = analysis.comparison is not None
+    headline = document["rankings"]["headline"] if compared else None
     if verbosity < 0:
-        return _ranking_lines(analysis, headline)[1:]
+        return [*_ranking_lines(analysis, headline)[1:], *_not_measured_lines(document)] if compared \
+            else _not_measured_lines(document)
     models = document["models"]
     order = _order(models)
     lines = model_table(models, order).splitlines()
-    lines += ["", *category_table(models, order, weights).splitlines()]
-    lines += _ranking_lines(analysis, headline)
-    lines += _head_to_head_lines(analysis, verbosity)
-    lines += _consistency_lines(analysis)
+    if any(models[name]["categories"] for name in order):
+        lines += ["", *category_table(models, order, weights).splitlines()]
+    lines += _not_measured_lines(document)
+    if compared:
+        lines += _ranking_lines(analysis, headline)
+        lines += _head_to_head_lines(analysis, verbosity)
+        lines += _consistency_lines(analysis)
     lines += _cost_lines(document, order)
     lines += _load_lines(document, order)
     lines += _pair_lines(analysis)

@@ -28,7 +28,7 @@ from ..cost import (
     summarize_costs,
 )
 from ..profile.summary import percentiles, summarise_loads, token_total
-from ..stats import wilson_interval
+from ..stats import clustered_wilson_interval
 
 #: The trade-off line names the cheapest model within this many score points of the best.
 TRADEOFF_POINTS = 5.0
@@ -109,21 +109,33 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
         counts[name] = {"runs": passed + failed + errors + count_skipped, "passed": passed,
                         "failed": failed, "errors": errors, "skipped": count_skipped}
     cat_runs = np.zeros((table.n_models, len(table.categories)), dtype=np.int64)
-    np.add.at(cat_runs, (table.model, table.task_category[table.task]), 1)
+    measured = table.measured
+    np.add.at(cat_runs, (table.model[measured], table.task_category[table.task[measured]]), 1)
+    task_runs = table.cell_counts()
+    task_passes = np.zeros((table.n_models, table.n_tasks))
+    np.add.at(task_passes, (table.model[measured], table.task[measured]), table.passed[measured])
+    first_error: dict[str, str] = {}
+    for record in records:
+        if record.outcome == "error" and record.model not in first_error:
+            first_error[record.model] = record.error or "error"
 
     summary: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(names):
         rows = table.model == i
         count = counts[name]
-        counted = count["passed"] + count["failed"] + count["errors"]
-        interval = wilson_interval(count["passed"], counted) if counted else None
+        counted = count["passed"] + count["failed"]  # measured runs: errors measure nothing
+        ran = task_runs[i] > 0
+        proportion = clustered_wilson_interval(task_passes[i, ran], task_runs[i, ran]) if counted else None
         called = rows & ~np.isnan(table.latency_ms)
         summary[name] = {
             "model": name,
             **count,
+            "measured": counted > 0,
+            "not_measured": None if counted else _not_measured_reason(count, first_error.get(name)),
             "pass_rate": count["passed"] / counted if counted else None,
-            "pass_rate_ci95": [interval.low, interval.high] if interval else None,
-            "quality_mean": float(table.quality[rows].mean()) if counted else None,
+            "pass_rate_ci95": [proportion.interval.low, proportion.interval.high] if proportion else None,
+            "pass_rate_effective_n": proportion.effective_n if proportion else None,
+            "quality_mean": float(table.quality[rows & measured].mean()) if counted else None,
             "score": clean_float(overall[i]),
             "categories": {
                 category: {
@@ -159,6 +171,18 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
     return summary
 
 
+def _not_measured_reason(count: Mapping[str, int], first_error: str | None) -> str:
+    """Why a model has no measured run: every run errored (with the first reason) or was skipped."""
+    errors, skipped = count["errors"], count["skipped"]
+    if errors and skipped:
+        return f"{errors} runs errored and {skipped} were skipped (first error: {first_error})"
+    if errors:
+        return f"{'its only run' if errors == 1 else f'all {errors} runs'} errored (first: {first_error})"
+    if skipped:
+        return f"{'its only run was' if skipped == 1 else f'all {skipped} runs were'} skipped"
+    return "no runs"
+
+
 def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
             category_weights: Mapping[str, float],
             cost: CostSettings | None = None, compare: CompareSettings | None = None) -> Analysis:
@@ -172,19 +196,30 @@ def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
     summary = summarise(records, category_weights, models, table)
     document: dict[str, Any] = {"models": summary}
     per_task = _add_costs(document, table, cost)
-    latency = {name: (summary[name]["latency_ms"] or {}).get("p50") for name in table.models}
-    report = compare_models(
-        table, category_weights, alpha=compare.alpha, seed=compare.seed, bootstrap=compare.bootstrap,
-        costs=per_task, latency_p50=latency,
-    )
-    blocks = report.to_dict()
-    document["rankings"] = {"headline": compare.rank, **blocks["rankings"]}
-    document["comparisons"] = blocks["head_to_head"]
-    document["consistency"] = blocks["consistency"]
-    pair = None
-    if compare.pair is not None and all(name in table.models for name in compare.pair):
-        pair = compare_pair(table, *compare.pair, category_weights, alpha=compare.alpha, seed=compare.seed)
-        document["compare"] = pair.to_dict()
+    # Only measurements are ranked and compared: a model without one measured run is reported
+    # (with why) and left out of rankings, head-to-head and recommendations.
+    measured = [name for name in table.models if summary[name]["measured"]]
+    document["not_measured"] = [
+        {"model": name, "reason": summary[name]["not_measured"], "errors": summary[name]["errors"],
+         "skipped": summary[name]["skipped"]}
+        for name in table.models if not summary[name]["measured"]
+    ]
+    report = pair = None
+    if measured:
+        compared = table if len(measured) == table.n_models else RunTable.from_records(records, measured)
+        latency = {name: (summary[name]["latency_ms"] or {}).get("p50") for name in measured}
+        report = compare_models(
+            compared, category_weights, alpha=compare.alpha, seed=compare.seed, bootstrap=compare.bootstrap,
+            costs={name: per_task.get(name) for name in measured}, latency_p50=latency,
+        )
+        blocks = report.to_dict()
+        document["rankings"] = {"headline": compare.rank, **blocks["rankings"]}
+        document["comparisons"] = blocks["head_to_head"]
+        document["consistency"] = blocks["consistency"]
+        if compare.pair is not None and all(name in compared.models for name in compare.pair):
+            pair = compare_pair(compared, *compare.pair, category_weights, alpha=compare.alpha, seed=compare.seed,
+                                head_to_head_result=report.head_to_head)
+            document["compare"] = pair.to_dict()
     return Analysis(document=_finite(document), comparison=report, pair=pair)
 
 

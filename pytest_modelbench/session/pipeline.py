@@ -6,8 +6,9 @@ results file, the reports and the new baseline; :func:`terminal_lines` renders t
 The pytest plugin calls these at the end of a session; the ``modelbench`` command line calls
 the same functions on a saved results file, so both give the same numbers.
 
-Exit codes follow pytest's: 1 when a gate fails, 4 (usage error) when the baseline could not
-be compared. Does not import pytest.
+Exit codes follow pytest's: 1 when a gate fails or a model was not measured because every run
+of it errored (an unreachable model is a broken benchmark, not a bad model), 4 (usage error)
+when the baseline could not be compared. Does not import pytest.
 """
 
 from __future__ import annotations
@@ -50,13 +51,18 @@ class SessionResult:
     recommendations: list[Any] = dataclasses.field(default_factory=list)
     baseline_note: str | None = None
     exit_code: int | None = None
+    partial: str | None = None
 
 
 def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[str, Any] | None = None,
            self_hosting: Mapping[str, Any] | None = None, baseline: Any = None,
-           session_spend: Mapping[str, Any] | None = None) -> SessionResult | None:
+           session_spend: Mapping[str, Any] | None = None, partial: str | None = None) -> SessionResult | None:
     """Analyse ``records`` (None when there are none), compare with ``baseline``, evaluate the
-    gates and recommend a model per use case."""
+    gates and recommend a model per use case.
+
+    ``partial`` says why the session stopped before running every item (Ctrl-C, ``-x``): its
+    results are marked partial, its gates are not evaluated and it never updates a baseline.
+    """
     records = sorted(records, key=sort_key)
     if not records:
         return None
@@ -73,8 +79,11 @@ def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[
     document = analysis.document
     if session_spend is not None:
         document.setdefault("budget", {})["session_spend"] = dict(session_spend)
-    result = SessionResult(records=records, analysis=analysis, document=document)
+    document["partial"] = partial
+    result = SessionResult(records=records, analysis=analysis, document=document, partial=partial)
     _baseline_gates_and_recommendations(result, settings, baseline)
+    if any(entry["errors"] for entry in document.get("not_measured") or ()):
+        result.exit_code = result.exit_code or EXIT_GATE_FAILED
     if result.gate_results:
         from ..compare.gates import gates_passed
 
@@ -92,14 +101,15 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
         from ..compare.baseline import compare_to_baseline
 
         try:
-            comparison = compare_to_baseline(result.records, baseline, category_weights=settings.categories)
+            comparison = compare_to_baseline(result.records, baseline, category_weights=settings.categories,
+                                             alpha=settings.alpha)
         except ConfigError as exc:
             result.baseline_error = str(exc)
             result.exit_code = EXIT_USAGE_ERROR
         else:
             document["baseline"] = comparison.to_dict()
             result.baseline_comparison = comparison
-    if settings.gates is not None:
+    if settings.gates is not None and result.partial is None:
         from ..compare.baseline import cost_per_task_by_model
         from ..compare.gates import evaluate_gates
 
@@ -113,7 +123,8 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
         cases = [resolve_use_case(settings.use_case, settings.use_cases)]
     elif settings.use_cases:
         cases = list(settings.use_cases.values())
-    result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha)
+    if result.analysis.comparison is not None:  # at least one model was measured
+        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha)
     document["recommendations"] = [item.to_dict() for item in result.recommendations]
 
 
@@ -155,6 +166,9 @@ def _update_baseline(result: SessionResult, settings: Settings, document: Mappin
     from ..compare.baseline import write_baseline
     from ..compare.gates import gates_passed
 
+    if result.partial is not None:
+        result.baseline_note = f"baseline not updated: {result.partial}; its results are partial"
+        return
     if result.baseline_error is not None:
         result.baseline_note = "baseline not updated: it could not be compared"
         return
@@ -188,10 +202,17 @@ def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int 
                 lines.append(Line("-v shows the rationale of each recommendation"))
     if result.baseline_error is not None:
         lines.append(Line(f"baseline not compared: {result.baseline_error}", color="yellow"))
+    for entry in result.document.get("not_measured") or ():
+        if entry["errors"]:
+            lines.append(Line(f"modelbench: model {entry['model']!r} was not measured: {entry['reason']}; "
+                              "the session fails", color="red"))
     if settings.json_path is not None:
         lines.append(Line(f"results written to {settings.json_path}"))
     for path in settings.reports:
         lines.append(Line(f"report written to {path}"))
+    if result.partial is not None:
+        lines.append(Line(f"modelbench: {result.partial}; these results are partial"
+                          + ("; gates not evaluated" if settings.gates is not None else ""), color="yellow"))
     if result.gate_results:
         from ..compare.gates import gate_lines, gates_passed
 

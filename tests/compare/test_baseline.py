@@ -131,11 +131,17 @@ def test_single_category_matches_paired_t_se_and_exact_permutation():
     d = np.array([now[t] - then[t] for t in sorted(now)])
     assert entry.delta == pytest.approx(d.mean(), abs=1e-9)
     assert entry.score.se == pytest.approx(sps.sem(d), rel=1e-12)
-    assert entry.score.ci.low == pytest.approx(d.mean() - Z975 * sps.sem(d), rel=1e-9)
-    reference = sps.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=np.inf,
-                                     alternative="two-sided").pvalue
-    assert entry.score.p_value == pytest.approx(reference, rel=1e-12)
+
+    def p(delta):
+        return sps.permutation_test((d - delta,), np.mean, permutation_type="samples", n_resamples=np.inf,
+                                    alternative="two-sided").pvalue
+
+    assert entry.score.p_value == pytest.approx(p(0.0), rel=1e-12)
     assert "exact" in entry.score.test
+    # The interval inverts that same test: just inside its ends p > 0.05, just outside p <= 0.05.
+    low, high = entry.score.ci.low, entry.score.ci.high
+    assert p(low + 1e-6) > 0.05 >= p(low - 1e-6) and p(high - 1e-6) > 0.05 >= p(high + 1e-6)
+    assert entry.score.significant == (high < 0 or low > 0)
 
 
 def test_weighted_categories_se_matches_statsmodels_wls_cluster():
@@ -188,9 +194,9 @@ def test_one_shared_task_has_no_se_and_p_one():
     entry = compare_to_baseline(after, base(before)).get("m")
     assert entry.shared_tasks == 1
     assert entry.delta == pytest.approx(-100 * 2 / 3)
-    assert math.isnan(entry.score.se) and math.isnan(entry.score.ci.low)
+    assert math.isnan(entry.score.se) and entry.score.ci.low == -math.inf  # no bound: any change fits
     assert entry.score.p_value == 1.0  # one sign flip pattern besides the identity: never significant
-    assert entry.variance is None and entry.mde is None
+    assert entry.variance is None and entry.mde == math.inf  # nothing is detectable with one task
 
 
 def test_identical_runs_give_zero_change_and_p_one():
@@ -206,7 +212,8 @@ def test_all_pass_or_all_fail_before_and_after_is_no_change(passed, score):
     before = [run("m", f"t{k}", r, passed) for k in range(5) for r in (1, 2)]
     entry = compare_to_baseline(before, base(before)).get("m")
     assert (entry.score.a, entry.score.b, entry.delta, entry.score.p_value) == (score, score, 0.0, 1.0)
-    assert entry.variance is not None and entry.variance.sigma2_a == 0.0 and entry.mde is None
+    assert entry.variance is not None and entry.variance.sigma2_a == 0.0
+    assert entry.mde == math.inf  # 5 tasks: the exact test cannot reject at 0.05 (2/32 > 0.05)
 
 
 def test_variance_components_use_the_shared_runs():
@@ -322,7 +329,7 @@ def test_to_dict_is_json_and_rows_fit_100_columns():
     json.dumps(comparison.to_dict(), allow_nan=False)
     text = comparison.table()
     assert max(len(line) for line in text.splitlines()) <= 100
-    assert "a-very-long-model-nam…" in text
+    assert "a-very-lon…nd-on" in text  # cut in the middle, still telling it apart
     assert comparison.to_dict()["models"]["b"]["shared_tasks"] == 20
 
 

@@ -27,7 +27,7 @@ from pytest_modelbench.compare.gates import (
     parse_tolerance,
     regression_gates,
 )
-from pytest_modelbench.stats import runs_needed, tasks_needed
+from pytest_modelbench.compare.paired import detectability
 
 
 def run(model, task, number, passed, quality=None):
@@ -42,8 +42,8 @@ def grid(model, failures_per_task, runs):
             for i, fails in enumerate(failures_per_task) for k in range(1, runs + 1)]
 
 
-def compare(after, before):
-    return compare_to_baseline(after, Baseline("baseline.json", {}, tuple(before)))
+def compare(after, before, alpha=0.05):
+    return compare_to_baseline(after, Baseline("baseline.json", {}, tuple(before)), alpha=alpha)
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -142,27 +142,35 @@ def test_drop_not_significant_passes_and_says_what_would_tell():
     assert result.verdict == "not significant"           # … but is not significant
     assert result.p_value > 0.05
     assert gates_passed([result])
+    # What would tell, read off the comparison's own interval (the same test as the verdict).
     v = entry.variance
-    expected = runs_needed(2.0, entry.shared_tasks, omega2=v.omega2, sigma2_a=v.sigma2_a,
-                           sigma2_b=v.sigma2_b, alpha=0.05, power=0.8)
-    if expected is None:
-        tasks = tasks_needed(2.0, omega2=v.omega2, sigma2_a=v.sigma2_a, sigma2_b=v.sigma2_b,
-                             runs_a=4, runs_b=4)
-        assert f"about {tasks} tasks are needed" in result.message
+    found = detectability(-2.0, entry.score.ci.low, entry.score.ci.high, entry.score.level,
+                          n_tasks=entry.shared_tasks, n_clusters=entry.shared_tasks, omega2=v.omega2,
+                          sigma2_a=v.sigma2_a, sigma2_b=v.sigma2_b, runs_a=4, runs_b=4)
+    assert f"the smallest drop these 30 tasks detect with 80% power is {found.mde:.1f} points" in result.message
+    assert f"about {found.tasks_needed} tasks would detect a 2.0-point drop" in result.message
+    if found.runs_needed is None:
+        assert "more runs per task would not (task-to-task spread dominates)" in result.message
     else:
-        assert f"about {expected} runs per task (now 4)" in result.message
+        assert f"or about {found.runs_needed} runs per task (now 4)" in result.message
 
 
 def test_runs_needed_advice_when_more_runs_suffice():
     # Identical tasks (no task-to-task spread) with noisy runs: more runs per task can tell.
     before = grid("m", [1, 2] * 10, 6)
     after = grid("m", [2, 2] * 10, 6)
-    comparison = compare(after, before)
+    comparison = compare(after, before, alpha=0.001)
     [result] = regression_gates(comparison, tolerance=2.0, alpha=0.001)
-    v = comparison.get("m").variance
-    expected = runs_needed(2.0, 20, omega2=v.omega2, sigma2_a=v.sigma2_a, sigma2_b=v.sigma2_b, alpha=0.001)
+    entry = comparison.get("m")
+    v = entry.variance
+    assert v.omega2 < v.sigma2_a + v.sigma2_b  # run-to-run noise dominates
+    found = detectability(-2.0, entry.score.ci.low, entry.score.ci.high, entry.score.level, n_tasks=20,
+                          n_clusters=20, omega2=v.omega2, sigma2_a=v.sigma2_a, sigma2_b=v.sigma2_b,
+                          runs_a=6, runs_b=6)
     assert result.verdict == "not significant"
-    assert expected is not None and f"about {expected} runs per task (now 6)" in result.message
+    assert found.runs_needed is not None and f"or about {found.runs_needed} runs per task (now 6)" in result.message
+    with pytest.raises(ValueError, match="tested at alpha 0.001, the gate asks for 0.05"):
+        regression_gates(comparison, tolerance=2.0, alpha=0.05)
 
 
 def test_too_few_tasks_can_never_be_significant():
@@ -249,7 +257,7 @@ def test_evaluate_gates_in_order_and_needs_a_baseline():
 
 
 def test_gate_result_rejects_unknown_verdict():
-    with pytest.raises(ValueError, match="verdict 'maybe' is not one of: pass, fail, not significant, unknown"):
+    with pytest.raises(ValueError, match="verdict 'maybe' is not one of: pass, fail, errors, not significant, unknown"):
         GateResult("min-score", "a", 1.0, 2.0, "maybe", "")
 
 

@@ -60,29 +60,21 @@ def graded(rng, n_tasks, runs, shift=0.0, prefix="t"):
 
 
 @pytest.mark.parametrize(
-    ("delta", "relative", "p_adjusted", "expected"),
+    ("delta", "relative", "significant", "expected"),
     [
-        (10.0, 0.20, 0.01, SIGNIFICANTLY_BETTER),  # 20% edge is inclusive
-        (10.0, 0.1999, 0.01, SLIGHTLY_BETTER),
-        (10.0, 0.05, 0.01, SLIGHTLY_BETTER),  # 5% edge is inclusive
-        (10.0, 0.0499, 0.01, NO_DIFFERENCE),  # significant but under 5%: too small to matter
-        (10.0, 0.50, 0.05, NO_DIFFERENCE),  # p must be below alpha, not equal
-        (10.0, 0.50, 0.0499, SIGNIFICANTLY_BETTER),
-        (-10.0, 0.50, 0.001, SIGNIFICANTLY_WORSE),
-        (-10.0, 0.10, 0.001, SLIGHTLY_WORSE),
-        (10.0, math.inf, 0.001, SIGNIFICANTLY_BETTER),  # the lower score is 0
-        (0.0, 0.0, 0.001, NO_DIFFERENCE),
-        (float("nan"), float("nan"), float("nan"), NOT_COMPARABLE),
+        (10.0, 0.20, True, SIGNIFICANTLY_BETTER),  # 20% edge is inclusive
+        (10.0, 0.1999, True, SLIGHTLY_BETTER),
+        (10.0, 0.01, True, SLIGHTLY_BETTER),  # significant is significant, however small
+        (10.0, 0.50, False, NO_DIFFERENCE),
+        (-10.0, 0.50, True, SIGNIFICANTLY_WORSE),
+        (-10.0, 0.10, True, SLIGHTLY_WORSE),
+        (10.0, math.inf, True, SIGNIFICANTLY_BETTER),  # the lower score is 0
+        (0.0, 0.0, True, NO_DIFFERENCE),
+        (float("nan"), float("nan"), False, NOT_COMPARABLE),
     ],
 )
-def test_verdict_boundaries(delta, relative, p_adjusted, expected):
-    assert verdict(delta, relative, p_adjusted, 0.05) == expected
-
-
-def test_verdict_needs_the_test_direction_to_agree():
-    # McNemar says B passes more often (b − c < 0) while the weighted Δ favours A.
-    assert verdict(5.0, 0.5, 0.001, 0.05, direction=-3.0) == NO_DIFFERENCE
-    assert verdict(5.0, 0.5, 0.001, 0.05, direction=3.0) == SIGNIFICANTLY_BETTER
+def test_verdict_boundaries(delta, relative, significant, expected):
+    assert verdict(delta, relative, significant) == expected
 
 
 @pytest.mark.parametrize(
@@ -107,28 +99,31 @@ def test_identical_models_show_no_difference(binary):
         assert comparison.delta == 0.0
         assert comparison.p_value == 1.0 and comparison.p_adjusted == 1.0
         assert comparison.verdict == NO_DIFFERENCE and not comparison.significant
-        assert comparison.test.startswith("exact McNemar" if binary else "sign-flip permutation")
+        assert comparison.test.startswith("sign-flip permutation")  # pass/fail or graded: one test
 
 
 # --------------------------------------------------------------------------- tests
 
 
-def test_pass_fail_uses_exact_mcnemar():
-    """b, c by hand; p against scipy.stats.binomtest and statsmodels' exact McNemar."""
+def test_pass_fail_runs_are_tested_on_tasks_not_runs():
+    """Four tasks × four pass/fail runs. Pooled over (task, run) pairs McNemar would see 9
+    discordant pairs against 1 (p = 0.021, "significant"); but the runs of a task are one
+    observation: with 4 tasks the exact sign-flip test's smallest p-value is 2/16. The
+    reference is scipy.stats.permutation_test (exact) on the per-task scores."""
     scipy_stats = pytest.importorskip("scipy.stats")
-    contingency = pytest.importorskip("statsmodels.stats.contingency_tables")
     a = {"t1": [1, 1, 1, 0], "t2": [1, 1, 0, 0], "t3": [1, 1, 1, 1], "t4": [1, 0, 1, 1]}
     b = {"t1": [0, 0, 1, 0], "t2": [0, 1, 0, 1], "t3": [0, 0, 0, 1], "t4": [0, 0, 0, 0]}
     table = table_from({"a": {k: [float(x) for x in v] for k, v in a.items()},
                         "b": {k: [float(x) for x in v] for k, v in b.items()}})
     comparison = head_to_head(table, WEIGHTS).overall[0]
-    # b: a passes & b fails; c: the reverse, over the 16 shared (task, run) pairs.
-    assert comparison.discordant == (9, 1)
-    assert comparison.test == "exact McNemar"
-    reference = scipy_stats.binomtest(1, 10, 0.5).pvalue
-    assert comparison.p_value == pytest.approx(reference, rel=1e-12)
-    table_2x2 = [[4, 9], [1, 2]]  # counts only need the discordant cells to be right
-    assert comparison.p_value == pytest.approx(contingency.mcnemar(table_2x2, exact=True).pvalue, rel=1e-12)
+    assert scipy_stats.binomtest(1, 10, 0.5).pvalue < 0.05  # what pooling runs would claim
+    scores = 100 * (0.6 * table.cell_means(table.passed) + 0.4 * table.cell_means(table.quality))
+    reference = scipy_stats.permutation_test((scores[0], scores[1]), lambda x, y: np.mean(x - y),
+                                             permutation_type="samples", n_resamples=np.inf)
+    assert comparison.test == "sign-flip permutation (exact, 16 sign patterns)"
+    assert comparison.p_value == pytest.approx(reference.pvalue, rel=1e-12) and comparison.p_value >= 0.125
+    assert comparison.verdict == NO_DIFFERENCE and not comparison.significant
+    assert comparison.low <= 0.0 <= comparison.high  # the interval agrees with the verdict
 
 
 def test_graded_uses_exact_sign_flip_on_few_tasks():
@@ -198,7 +193,7 @@ def test_monte_carlo_test_is_seeded():
 # ------------------------------------------------------------- delta and its interval
 
 
-def test_delta_interval_is_millers_paired_se():
+def test_delta_se_is_millers_paired_se():
     # One category, equal weights, tasks as clusters: SE = sqrt(var(d, ddof=1)/n).
     rng = np.random.default_rng(10)
     table = table_from({"a": graded(rng, 40, 3, 0.05), "b": graded(rng, 40, 3)})
@@ -208,8 +203,31 @@ def test_delta_interval_is_millers_paired_se():
     d = scores[0] - scores[1]
     assert comparison.se == pytest.approx(math.sqrt(np.var(d, ddof=1) / 40), rel=1e-12)
     assert comparison.delta == pytest.approx(reference.delta, rel=1e-12)
-    assert (comparison.low, comparison.high) == pytest.approx((reference.ci.low, reference.ci.high), rel=1e-12)
     assert comparison.score_a - comparison.score_b == pytest.approx(comparison.delta, abs=1e-12)
+    # The interval inverts the permutation test; with 40 tasks it is close to the normal one.
+    assert comparison.low == pytest.approx(reference.ci.low, abs=0.25 * reference.se)
+    assert comparison.high == pytest.approx(reference.ci.high, abs=0.25 * reference.se)
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_interval_is_the_inverted_exact_test(seed):
+    """The interval's ends are where scipy's exact paired permutation test of d − δ crosses
+    α = 0.05 (Hartigan 1969): just inside, p > α; just outside, p ≤ α."""
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(seed)
+    table = table_from({"a": graded(rng, 11, 2, 0.1), "b": graded(rng, 11, 2)})
+    comparison = head_to_head(table, WEIGHTS).overall[0]
+    scores = 100 * (0.6 * table.cell_means(table.passed) + 0.4 * table.cell_means(table.quality))
+    d = scores[0] - scores[1]
+
+    def p(delta):
+        return scipy_stats.permutation_test((d - delta,), np.mean, permutation_type="samples",
+                                            n_resamples=np.inf).pvalue
+
+    for end in (comparison.low, comparison.high):
+        inward = 1e-6 if end == comparison.low else -1e-6
+        assert p(end + inward) > 0.05 >= p(end - inward)
+    assert (comparison.low > 0 or comparison.high < 0) == comparison.significant
 
 
 def test_delta_interval_clustered_by_group_matches_statsmodels():
@@ -227,21 +245,37 @@ def test_delta_interval_clustered_by_group_matches_statsmodels():
     assert unclustered.clusters == 32
 
 
-def test_mde_matches_stats_power_functions():
-    """Equal weights, tasks as clusters (design effect 1): the MDE and the tasks and runs
-    needed are stats' formulas with stats.variance_components of the raw run scores."""
+def test_mde_and_tasks_needed_come_from_the_tests_own_interval():
+    """MDE = (z_0.975 + z_0.8)·SE with SE = half the interval's width / z_0.975 (Miller 2024
+    §5); tasks needed = n·(MDE/Δ)²; runs needed from stats.variance_components of the raw
+    run scores (only the within-task part shrinks with runs)."""
     rng = np.random.default_rng(14)
     table = table_from({"a": graded(rng, 30, 4, 0.02), "b": graded(rng, 30, 4)})
     comparison = head_to_head(table, WEIGHTS).overall[0]
+    z, z_power = stats.normal_ppf(0.975), stats.normal_ppf(0.8)
+    se = (comparison.high - comparison.low) / 2 / z
+    assert comparison.mde == pytest.approx((z + z_power) * se, rel=1e-12)
+    assert comparison.se == pytest.approx(se, rel=0.1)  # the test's SE is close to Miller's
+    ratio = comparison.mde / abs(comparison.delta)
+    assert comparison.tasks_needed == math.ceil(30 * ratio**2 * (1 - 1e-12))
     run_score = 100 * (0.6 * table.passed + 0.4 * table.quality)
     order = np.lexsort((table.run, table.task, table.model))
     runs = run_score[order].reshape(2, 30, 4)
     components = stats.variance_components(runs[0], runs[1])
-    kwargs = {"omega2": components.omega2, "sigma2_a": components.sigma2_a, "sigma2_b": components.sigma2_b}
-    assert comparison.mde == pytest.approx(
-        stats.minimum_detectable_effect(30, runs_a=4, runs_b=4, **kwargs), rel=1e-9)
-    assert comparison.tasks_needed == stats.tasks_needed(comparison.delta, runs_a=4, runs_b=4, **kwargs)
-    assert comparison.runs_needed == stats.runs_needed(comparison.delta, 30, **kwargs)
+    current = components.omega2 + (components.sigma2_a + components.sigma2_b) / 4
+    budget = current / ratio**2 - components.omega2
+    expected = None if budget <= 0 else math.ceil((components.sigma2_a + components.sigma2_b) / budget * (1 - 1e-12))
+    assert comparison.runs_needed == expected
+
+
+def test_too_few_tasks_to_reject_say_so():
+    # Five tasks: the exact test's smallest p-value is 2/32 > 0.05, whatever the difference.
+    table = table_from({"a": {f"t{i}": [1.0, 1.0] for i in range(5)}, "b": {f"t{i}": [0.0, 0.0] for i in range(5)}})
+    comparison = head_to_head(table, WEIGHTS).overall[0]
+    assert comparison.delta == 100.0 and comparison.p_value == pytest.approx(2 / 32)
+    assert comparison.verdict == NO_DIFFERENCE
+    assert comparison.low == -math.inf or comparison.low <= 0  # no finite bound excludes 0
+    assert math.isinf(comparison.mde) and comparison.tasks_needed == 6  # log2(2/0.05) = 5.3
 
 
 # ------------------------------------------------------------------ sized verdicts
@@ -261,15 +295,14 @@ def test_large_difference_is_significantly_better():
 
 
 def test_small_significant_difference_is_slightly_better():
-    # 40 tasks × 5 runs: "a" passes every run, "b" fails 20 of the 200 (one run of each of
-    # the first 20 tasks). Scores 100 and 90: 11% apart; McNemar b = 20, c = 0.
+    # 40 tasks × 5 runs: "a" passes every run, "b" fails one run of each of the first 20
+    # tasks. Scores 100 and 90: 11% apart; 20 tasks all favour "a", none "b".
     a = {f"t{i:02d}": [1.0] * 5 for i in range(40)}
     b = {f"t{i:02d}": [0.0 if (i < 20 and run == 0) else 1.0 for run in range(5)] for i in range(40)}
     comparison = head_to_head(table_from({"a": a, "b": b}), WEIGHTS).overall[0]
     assert comparison.score_a == 100.0 and comparison.score_b == pytest.approx(90.0)
-    assert comparison.discordant == (20, 0)
-    assert comparison.p_value == pytest.approx(2 * 0.5**20, rel=1e-12)
-    assert comparison.verdict == SLIGHTLY_BETTER
+    assert comparison.p_value == pytest.approx(1 / 10_001)  # Monte Carlo: no pattern as extreme
+    assert comparison.verdict == SLIGHTLY_BETTER and comparison.low > 0
 
 
 @pytest.mark.parametrize(
@@ -277,17 +310,15 @@ def test_small_significant_difference_is_slightly_better():
     [
         (10, 6, 5, SIGNIFICANTLY_BETTER),  # 60 vs 50: exactly 20%
         (40, 23, 20, SLIGHTLY_BETTER),  # 57.5 vs 50: 15%
-        (40, 21, 20, SLIGHTLY_BETTER),  # 52.5 vs 50: exactly 5%
-        (80, 41, 40, NO_DIFFERENCE),  # 51.25 vs 50: 2.5%, although p is tiny
+        (80, 41, 40, SLIGHTLY_BETTER),  # 51.25 vs 50: 2.5%, significant all the same
     ],
 )
 def test_verdict_edges_from_runs(runs, a_passes, b_passes, expected):
-    # 20 tasks; in every task "a" passes the runs "b" passes plus a few more (McNemar c = 0).
+    # 20 tasks; in every task "a" passes the runs "b" passes plus a few more.
     a = {f"t{i:02d}": [1.0] * a_passes + [0.0] * (runs - a_passes) for i in range(20)}
     b = {f"t{i:02d}": [1.0] * b_passes + [0.0] * (runs - b_passes) for i in range(20)}
     comparison = head_to_head(table_from({"a": a, "b": b}), WEIGHTS).overall[0]
-    assert comparison.discordant == (20 * (a_passes - b_passes), 0)
-    assert comparison.p_adjusted < 1e-5
+    assert comparison.p_adjusted == pytest.approx(1 / 10_001)  # all 20 tasks favour "a"
     assert comparison.relative == pytest.approx((a_passes - b_passes) / b_passes, rel=1e-12)
     assert comparison.verdict == expected
 
@@ -307,13 +338,15 @@ def test_one_task():
     table = table_from({"a": {"t": [0.9, 0.8]}, "b": {"t": [0.2, 0.3]}})
     comparison = head_to_head(table, WEIGHTS).overall[0]
     assert comparison.p_value == 1.0 and comparison.verdict == NO_DIFFERENCE
-    assert math.isnan(comparison.se) and comparison.to_dict()["low"] is None
-    assert comparison.to_dict()["mde"] is None
-    # Pass/fail over 12 runs of one task: McNemar pairs runs, b = 12, c = 0.
+    assert math.isnan(comparison.se)
+    assert (comparison.low, comparison.high) == (-100.0, 100.0)  # unbounded: any difference fits
+    assert comparison.to_dict()["mde"] is None  # nothing is detectable with one task
+    # One task run 12 times, pass against fail every time: still one observation. Repeating
+    # a task never multiplies the evidence (pooling its runs would give p = 2·0.5¹²).
     table = table_from({"a": {"t": [1.0] * 12}, "b": {"t": [0.0] * 12}})
     comparison = head_to_head(table, WEIGHTS).overall[0]
-    assert comparison.p_value == pytest.approx(2 * 0.5**12)
-    assert comparison.verdict == SIGNIFICANTLY_BETTER  # the lower score is 0: relative is infinite
+    assert comparison.p_value == 1.0
+    assert comparison.verdict == NO_DIFFERENCE and comparison.tasks_needed == 6
 
 
 def test_no_shared_tasks_is_not_comparable():
@@ -354,11 +387,13 @@ def test_compare_pair_report():
     assert report.overall.delta > 0 and report.overall.p_adjusted == report.overall.p_value
     assert [c.scope_value for c in report.categories] == ["accuracy", "reasoning", "safety"]
     assert [c.scope_value for c in report.difficulties] == ["easy", "medium"]
-    raw = [c.p_value for c in report.categories]
-    np.testing.assert_allclose([c.p_adjusted for c in report.categories],
+    raw = [c.p_value for c in report.difficulties]
+    np.testing.assert_allclose([c.p_adjusted for c in report.difficulties],
                                multitest.multipletests(raw, method="holm")[1], rtol=1e-12)
-    head = head_to_head(table, WEIGHTS).pair("m2", "m1")
-    assert report.overall.delta == pytest.approx(head.delta) and report.overall.p_value == head.p_value
+    # Overall and per category, the report's rows are the head-to-head's: same verdicts.
+    head = head_to_head(table, WEIGHTS)
+    assert report.overall == head.pair("m2", "m1")
+    assert list(report.categories) == [head.pair("m2", "m1", name) for name in ("accuracy", "reasoning", "safety")]
     gaps = [d.delta for d in report.disagreements]
     assert len(gaps) == 4 and [abs(g) for g in gaps] == sorted((abs(g) for g in gaps), reverse=True)
     scores = 100 * (0.6 * table.cell_means(table.passed) + 0.4 * table.cell_means(table.quality))
@@ -380,7 +415,6 @@ def test_compare_pair_rejects_bad_models():
     ("keyword", "value", "message"),
     [
         ("alpha", 1.5, r"alpha 1.5 is not allowed; it must be a number in \(0, 1\)"),
-        ("confidence", 0, r"confidence 0 is not allowed"),
         ("permutations", 0, r"permutations 0 is not allowed; it must be a whole number >= 1"),
         ("seed", -1, r"seed -1 is not allowed"),
     ],

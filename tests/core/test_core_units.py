@@ -129,22 +129,42 @@ class TestScoring:
         records = [
             # reasoning, task a (medium, weight 1): 1 pass of 2, quality .5 and 0 -> .6*.5 + .4*.25 = .4
             _record("m", "a", 1, "passed", 0.5), _record("m", "a", 2, "failed"),
-            # reasoning, task b (hard: multiplier 1.5): error + pass -> .6*.5 + .4*.5 = .5
+            # reasoning, task b (hard: multiplier 1.5): an error measures nothing; one pass -> 1.0
             _record("m", "b", 1, "error", difficulty="hard"), _record("m", "b", 2, "passed", difficulty="hard"),
             # accuracy, task c: all pass -> 1.0; a skipped run is not counted
             _record("m", "c", 1, "passed", category="accuracy"), _record("m", "c", 2, "skipped", category="accuracy"),
         ]
         summary = summarise(records, category_weights(None))["m"]
-        reasoning = 100 * (1.0 * 0.4 + 1.5 * 0.5) / 2.5
+        reasoning = 100 * (1.0 * 0.4 + 1.5 * 1.0) / 2.5
         assert summary["categories"]["reasoning"]["score"] == pytest.approx(reasoning)
-        assert summary["categories"]["reasoning"]["pass_rate"] == pytest.approx((0.5 + 1.5 * 0.5) / 2.5)
+        assert summary["categories"]["reasoning"]["pass_rate"] == pytest.approx((0.5 + 1.5 * 1.0) / 2.5)
+        assert summary["categories"]["reasoning"]["runs"] == 3  # measured runs
         assert summary["categories"]["accuracy"] == {"score": 100.0, "pass_rate": 1.0, "tasks": 1, "runs": 1}
         assert summary["score"] == pytest.approx((0.05 * reasoning + 0.25 * 100) / 0.30)
         assert (summary["runs"], summary["passed"], summary["failed"], summary["errors"], summary["skipped"]) == (6, 3, 1, 1, 1)
-        assert summary["pass_rate"] == pytest.approx(3 / 5)
-        # statsmodels.stats.proportion.proportion_confint(3, 5, method="wilson")
-        assert summary["pass_rate_ci95"] == pytest.approx([0.2307242812760129, 0.8823792257673522], rel=1e-12)
-        assert summary["quality_mean"] == pytest.approx((0.5 + 0 + 0 + 1 + 1) / 5)
+        assert summary["measured"] is True and summary["not_measured"] is None
+        assert summary["pass_rate"] == pytest.approx(3 / 4)  # of the measured runs
+        # Clustered by task, the effective size exceeds the 4 runs, so it is capped at 4:
+        # statsmodels.stats.proportion.proportion_confint(3, 4, method="wilson")
+        assert summary["pass_rate_effective_n"] == 4.0
+        assert summary["pass_rate_ci95"] == pytest.approx([0.30064184258240184, 0.9544127391902995], rel=1e-12)
+        assert summary["quality_mean"] == pytest.approx((0.5 + 0 + 1 + 1) / 4)
+
+    def test_repeated_identical_runs_do_not_narrow_the_pass_rate_interval(self) -> None:
+        once = [_record("m", f"t{i}", 1, "passed" if i < 6 else "failed") for i in range(10)]
+        thrice = [_record("m", f"t{i}", run, "passed" if i < 6 else "failed") for i in range(10) for run in (1, 2, 3)]
+        one, three = (summarise(records, category_weights(None))["m"] for records in (once, thrice))
+        assert one["pass_rate"] == three["pass_rate"] == 0.6
+        # proportion_confint(6, 10, method="wilson"): copies of a run are no new evidence
+        assert three["pass_rate_ci95"] == pytest.approx(one["pass_rate_ci95"], rel=1e-12)
+        assert one["pass_rate_ci95"] == pytest.approx([0.31267376973365824, 0.8318196702937638], rel=1e-12)
+
+    def test_model_whose_every_run_errored_is_not_measured(self) -> None:
+        records = [_record("m", "a", 1, "error"), _record("m", "a", 2, "error"), _record("n", "a", 1, "passed")]
+        summary = summarise(records, category_weights(None), ["m", "n"])
+        assert summary["m"]["measured"] is False and summary["m"]["score"] is None
+        assert summary["m"]["not_measured"].startswith("all 2 runs errored")
+        assert summary["n"]["measured"] is True
 
     def test_latency_percentiles_linear(self) -> None:
         records = [_record("m", "a", i, "passed", latency=float(i)) for i in range(1, 11)]

@@ -102,11 +102,21 @@ def test_server_errors_are_error_outcomes(pytester: pytest.Pytester, server: Fak
         f"--modelbench-models=openai:calc@{server.url}", "--modelbench-json=r.json", "--modelbench-retries=1",
         "-W", "ignore::pytest.PytestWarning",
     )
-    assert result.ret == 0
-    result.stdout.fnmatch_lines(["*2 errored*"])
-    runs = json.loads((pytester.path / "r.json").read_text())["runs"]
-    assert [run["outcome"] for run in runs] == ["error", "error"]
-    assert "500" in runs[0]["error"]
+    # Every run errored: the model was not measured, which fails the session (an unreachable
+    # model is a broken benchmark), naming the model and the first reason.
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*modelbench not measured*",
+        "openai:calc: all 2 runs errored (first: ModelCallError:*HTTP 500*",
+        "*model 'openai:calc' was not measured*the session fails*",
+        "*2 errored*",
+    ])
+    document = json.loads((pytester.path / "r.json").read_text())
+    assert [run["outcome"] for run in document["runs"]] == ["error", "error"]
+    assert "500" in document["runs"][0]["error"]
+    assert document["not_measured"][0]["model"] == "openai:calc"
+    assert "rankings" not in document and document["recommendations"] == []
+    assert document["models"]["openai:calc"]["measured"] is False
     assert len(server.requests) == 2 * 2  # one retry each
 
 

@@ -99,10 +99,13 @@ def test_single_runs_measure_nothing():
     assert result.to_dict()["score"] is None and result.to_dict()["pass_hat_k"] is None
 
 
-def test_error_runs_count_as_failures_with_quality_zero():
-    table = table_from({"m": {"t": [(True, 1.0), (True, 1.0)]}}, errors={("m", "t", 2)})
+def test_error_runs_are_not_measurements():
+    # An errored run says nothing about the answers: the task has one measured run left, so
+    # it has no consistency to measure (it does not look inconsistent).
+    table = table_from({"m": {"t": [(True, 1.0), (True, 1.0)], "u": [(True, 1.0), (True, 1.0), (True, 1.0)]}},
+                       errors={("m", "t", 2), ("m", "u", 3)})
     result = consistency(table).get("m")
-    assert result.disagreement == 1.0 and result.quality_variance == pytest.approx(0.5)
+    assert result.tasks == 1 and result.disagreement == 0.0 and result.quality_variance == 0.0
 
 
 def test_top_orders_by_inconsistency_then_name():

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from ..._exceptions import SpecError
+from ..._exceptions import ConfigError, SpecError
 from ..completion import Completion
 from ..specs import ModelSpec
 
@@ -178,4 +178,32 @@ def uses_public_api(spec: ModelSpec, environ: Mapping[str, str]) -> bool:
     return url is None or PUBLIC_HOSTS[spec.provider] in url
 
 
-__all__ = ["BUILTIN_PROVIDERS", "Provider", "ProviderFactory", "ProviderOptions", "build_provider"]
+__all__ = ["BUILTIN_PROVIDERS", "Provider", "ProviderFactory", "ProviderOptions", "build_provider", "provider_registry"]
+
+
+def provider_registry(registered: Iterable[tuple[str, Any]]) -> dict[str, ProviderFactory]:
+    """The built-in providers plus those other plugins registered: ``registered`` holds, per
+    ``pytest_modelbench_providers`` implementation, its owner and what it returned (a dict of
+    prefix → factory, or None). ConfigError names the owner of a bad or clashing entry."""
+    registry: dict[str, ProviderFactory] = dict(BUILTIN_PROVIDERS)
+    owners = {prefix: "pytest-modelbench" for prefix in registry}
+    for owner, found in registered:
+        if found is None:
+            continue
+        if not isinstance(found, dict):
+            raise ConfigError(
+                f"pytest_modelbench_providers in {owner} returned {found!r}; "
+                "return a dict of prefix -> factory"
+            )
+        for prefix, factory in found.items():
+            if not isinstance(prefix, str) or not prefix.isidentifier():
+                raise ConfigError(f"provider prefix {prefix!r} from {owner} is not an identifier")
+            if not callable(factory):
+                raise ConfigError(f"provider {prefix!r} from {owner} is {factory!r}, not a callable factory")
+            if prefix in registry:
+                raise ConfigError(
+                    f"provider prefix {prefix!r} from {owner} is already registered by {owners[prefix]}"
+                )
+            registry[prefix] = factory
+            owners[prefix] = owner
+    return registry

@@ -1,0 +1,62 @@
+"""A benchmark run in progress: what it accumulates while its test runs, and the record it
+becomes. Does not import pytest (the plugin keeps one per benchmark item in its stash)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from typing import Any
+
+from ..core.config import TaskSpec
+from ..core.records import RunRecord
+from ..models.model import CallTotals
+
+
+@dataclasses.dataclass(slots=True)
+class RunState:
+    """What one benchmark run accumulates while it executes."""
+
+    task: str
+    spec: TaskSpec
+    model: str
+    run: int
+    totals: CallTotals = dataclasses.field(default_factory=CallTotals)
+    judge_totals: CallTotals = dataclasses.field(default_factory=CallTotals)
+    quality: float | None = None
+    recorded: bool = False
+    cpu_start: float | None = None
+    load: list[dict[str, Any]] | None = None
+
+    def reset(self) -> None:
+        """Start a new attempt (pytest-rerunfailures runs an item again): only the last
+        attempt's measurements make its record."""
+        self.totals = CallTotals()
+        self.judge_totals = CallTotals()
+        self.quality = None
+        self.recorded = False
+        self.cpu_start = None
+        self.load = None
+
+    def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
+               detail: str | None = None) -> RunRecord:
+        fields = self.totals.as_fields()
+        judge = self.judge_totals.as_fields()
+        cpu_s = None if self.cpu_start is None else time.process_time() - self.cpu_start
+        return RunRecord(
+            task=self.task, model=self.model, run=self.run, category=self.spec.category,
+            difficulty=self.spec.difficulty, weight=self.spec.weight, outcome=outcome,
+            quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
+            judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
+            cpu_s=cpu_s, peak_rss_mb=peak_rss_mb() if cpu_s is not None else None, load=self.load or None,
+        )
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process in MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
