@@ -288,7 +288,9 @@ class BodyWatch:
             self._done = True
         at = time.perf_counter() if at is None else at
         completion, error = self._result(ended, at)
-        self._on_done(completion, error, ended and error is None)
+        whole = error is None and (ended if not self._stream else self._ended_at is not None or (
+            self._assembly is not None and self._assembly.finished and ended))
+        self._on_done(completion, error, whole)
 
     def _result(self, ended: bool, at: float) -> tuple[Completion | None, ModelError | None]:
         errors = self._errors
