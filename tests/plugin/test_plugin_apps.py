@@ -254,3 +254,51 @@ def test_async_pipeline_error_is_an_error_outcome(pytester: pytest.Pytester) -> 
     run = json.loads((pytester.path / "r.json").read_text())["runs"][0]
     assert run["outcome"] == "error"
     assert "python model broken:pipeline raised ConnectionError: vector store unreachable" in run["error"]
+
+
+BOOKING_BOTS = '''
+import re
+
+
+def _people(messages):
+    count = None
+    for message in messages:
+        if message["role"] == "user":
+            found = re.findall(r"(?:for|make it) (\\d+)", message["content"])
+            count = found[-1] if found else count
+    return count
+
+
+def attentive(prompt, *, messages):
+    return {"text": f"Booked: Friday at 19:00 for {_people(messages)} people.",
+            "input_tokens": 10 * len(messages), "output_tokens": 8}
+
+
+def forgetful(prompt, *, messages):
+    first = next(m["content"] for m in messages if m["role"] == "user")
+    return {"text": f"Booked: Friday at 19:00 for {_people([{'role': 'user', 'content': first}])} people.",
+            "input_tokens": 10 * len(messages), "output_tokens": 8}
+'''
+
+
+def test_multi_turn_example_of_the_docs(pytester: pytest.Pytester) -> None:
+    """The conversation task of docs/usage.md, run as written, and scored as it says."""
+    from pathlib import Path
+
+    usage = (Path(__file__).resolve().parents[2] / "docs" / "usage.md").read_text()
+    section = usage[usage.index("### Multi-turn conversations"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+    _project(pytester)
+    pytester.makepyfile(bots=BOOKING_BOTS)
+    pytester.makepyfile(test_conversation="import pytest\n\n" + code)
+    result = pytester.runpytest_subprocess(
+        "--modelbench-models=good=python:bots:attentive,bad=python:bots:forgetful", "--modelbench-runs=2",
+        "--modelbench-json=r.json")
+    assert result.ret == 0, result.stdout.str()
+    runs = {(run["model"], run["run"]): run for run in json.loads((pytester.path / "r.json").read_text())["runs"]}
+    good, bad = runs[("good", 1)], runs[("bad", 1)]
+    assert (good["outcome"], good["quality"]) == ("passed", 1.0)
+    # the forgetful bot holds turn 1 only: a miss with quality 1/3
+    assert bad["outcome"] == "failed" and bad["quality"] == pytest.approx(1 / 3)
+    # one run is one conversation: three calls, prompts growing with the history (2, 4, 6 messages)
+    assert good["calls"] == 3 and good["input_tokens"] == 10 * (2 + 4 + 6) and good["output_tokens"] == 3 * 8
