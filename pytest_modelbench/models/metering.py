@@ -135,11 +135,11 @@ def plan_call(request: httpx.Request, spec: ModelSpec, *, ask_usage: bool) -> Ca
     )
 
 
-def _upstream_request(request: httpx.Request, plan: CallPlan, api_key: str | None) -> httpx.Request:
+def _upstream_request(request: httpx.Request, plan: CallPlan, secret: Secret | None) -> httpx.Request:
     headers = [(name, value) for name, value in request.headers.multi_items()
                if name.lower() not in ("content-length", "authorization", "accept-encoding")]
-    if api_key:
-        headers.append(("Authorization", f"Bearer {api_key}"))
+    if secret is not None:
+        headers.append(("Authorization", f"Bearer {secret.reveal()}"))
     # Identity: the body is read on its way to the app, and must be readable as it arrives.
     headers.append(("Accept-Encoding", "identity"))
     content = json.dumps(plan.body, ensure_ascii=False, allow_nan=False).encode("utf-8")
@@ -397,8 +397,8 @@ class _Metering:
         self.spec = spec
         self.endpoint = endpoint
         self.policy = policy
-        secret = Secret(endpoint.api_key) if endpoint.api_key else None
-        self.errors = CallErrors(model=spec.model, base_url=endpoint.base_url, secret=secret)
+        self.secret = Secret(endpoint.api_key) if endpoint.api_key else None
+        self.errors = CallErrors(model=spec.model, base_url=endpoint.base_url, secret=self.secret)
         self.ask_usage = True
 
     def plan(self, request: httpx.Request) -> CallPlan | None:
@@ -551,7 +551,7 @@ class MeteredTransport(httpx.BaseTransport):
         attempts = 0
         while True:
             attempts += 1
-            upstream = _upstream_request(request, plan, metering.endpoint.api_key)
+            upstream = _upstream_request(request, plan, metering.secret)
             sent_at = time.perf_counter()
             try:
                 response = network.handle_request(upstream)
@@ -615,7 +615,7 @@ class AsyncMeteredTransport(httpx.AsyncBaseTransport):
         attempts = 0
         while True:
             attempts += 1
-            upstream = _upstream_request(request, plan, metering.endpoint.api_key)
+            upstream = _upstream_request(request, plan, metering.secret)
             sent_at = time.perf_counter()
             try:
                 response = await network.handle_async_request(upstream)

@@ -133,8 +133,8 @@ class OpenAIProvider:
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
         self._url = f"{self.base_url}{_ENDPOINT}"
-        self._headers = _default_headers(secret)
-        self._client = make_client(transport, self._headers, self.timeout)
+        self._secret = secret
+        self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
 
     # ------------------------------------------------------------------ public
@@ -230,7 +230,7 @@ class OpenAIProvider:
         :meth:`acomplete`; the caller closes it (``await client.aclose()``) on its event loop."""
         from ._async import make_async_client
 
-        return make_async_client(self._headers, self.timeout, transport)
+        return make_async_client(_default_headers(self._secret), self.timeout, transport)
 
     def _prepare(
         self, messages: Any, max_tokens: int | None, temperature: float | None,
@@ -299,7 +299,7 @@ class OpenAIProvider:
 
         body = self._body(messages, request_params)
         async with aopen_response(
-            client, self._url, body, seconds=seconds, errors=self._errors, headers=self._headers
+            client, self._url, body, seconds=seconds, errors=self._errors, headers=_default_headers(self._secret)
         ) as opened:
             response, deadline = opened.response, opened.deadline
             if not response.is_success:
