@@ -302,3 +302,24 @@ def test_multi_turn_example_of_the_docs(pytester: pytest.Pytester) -> None:
     assert bad["outcome"] == "failed" and bad["quality"] == pytest.approx(1 / 3)
     # one run is one conversation: three calls, prompts growing with the history (2, 4, 6 messages)
     assert good["calls"] == 3 and good["input_tokens"] == 10 * (2 + 4 + 6) and good["output_tokens"] == 3 * 8
+
+
+def test_spend_cap_stops_the_apps_calls(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
+    server.always(Calculator())
+    _project(pytester)  # $0.022 a call (12 input tokens at $0.001, 1 output token at $0.01)
+    pytester.makepyfile(test_app="""
+        import pytest
+        import app
+
+        @pytest.mark.modelbench(category="reasoning", runs=10)
+        def test_whole(model):
+            assert app.answer(model.openai_client(), "What is 2 + 3?") == "5"
+    """)
+    result = pytester.runpytest_subprocess(f"--modelbench-models=calc=openai:calc@{server.url}",
+                                           "--modelbench-max-cost=0.05", "--modelbench-json=r.json")
+    assert result.ret == 0, result.stdout.str()
+    document = json.loads((pytester.path / "r.json").read_text())
+    outcomes = [run["outcome"] for run in document["runs"]]
+    assert outcomes.count("passed") == len(server.requests) == 3  # 0.022, 0.044, then 0.066 >= 0.05
+    assert outcomes.count("skipped") == 7
+    assert all("spend cap reached" in run["detail"] for run in document["runs"] if run["outcome"] == "skipped")
