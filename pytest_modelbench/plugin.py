@@ -255,7 +255,8 @@ def _repeat_count(item: pytest.Function) -> int:
 
 @pytest.fixture
 def model(request: pytest.FixtureRequest) -> Any:
-    """The model under test in this benchmark run (see ``Model.complete``)."""
+    """The model under test in this benchmark run (see ``Model.complete``, ``Model.acomplete``
+    and the metered clients ``Model.openai_client`` ...), closed at the end of the run."""
     state = request.node.stash.get(run_key, None)
     session = request.config.stash.get(session_key, None)
     if state is None or session is None:
@@ -263,7 +264,9 @@ def model(request: pytest.FixtureRequest) -> Any:
             f"{request.node.nodeid}: the 'model' fixture is only available in tests marked "
             "@pytest.mark.modelbench while --modelbench-models is set", pytrace=False,
         )
-    return session.model_for(state)
+    bench_model = session.model_for(state)
+    yield bench_model
+    bench_model.close()
 
 
 @pytest.fixture
@@ -370,6 +373,19 @@ class BenchSession:
         return self.runtime.judge(run=state.run, task=state.task, totals=state.judge_totals)
 
     # -- per run -------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """A test that fails after a metered client's call failed (the app saw its client's
+        own exception) fails because of that call: re-raise the call's error in its place."""
+        try:
+            return (yield)
+        except (Exception, pytest.fail.Exception) as exc:
+            state = item.stash.get(run_key, None)
+            failure = None if state is None else state.totals.failure
+            if failure is None or failure is exc or isinstance(exc, ModelError):
+                raise
+            raise failure from exc
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:

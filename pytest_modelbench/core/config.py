@@ -21,6 +21,7 @@ DEFAULT_CATEGORY_WEIGHTS: dict[str, float] = {
     "coding": 0.02,
     "creativity": 0.02,
     "instruction_following": 0.01,
+    "tool_use": 0.05,
 }
 
 

@@ -25,7 +25,8 @@ class RunRecord:
     is None when any call's count was unknown. ``ttft_ms`` is the first call's.
     ``error`` holds the reason of an ``error`` outcome, ``detail`` the short reason of a miss.
     ``cost_usd`` is what the run's calls cost (None when a price or a token count is unknown);
-    ``cached`` is true when every call of the run was served from the response store.
+    ``cached`` is true when every call of the run was served from the response store;
+    ``retries`` counts the failed attempts its calls retried before they were answered.
     ``judge_*`` are the run's LLM-judge calls, kept apart from the judged model's figures.
     ``cpu_s`` is the CPU time the benchmarking process spent during the run, ``peak_rss_mb``
     that process's peak resident memory when the run ended; ``load`` the load profiles the run
@@ -50,6 +51,7 @@ class RunRecord:
     group: str | None = None
     cost_usd: float | None = None
     cached: bool = False
+    retries: int = 0
     judge_calls: int = 0
     judge_latency_ms: float | None = None
     judge_cost_usd: float | None = None

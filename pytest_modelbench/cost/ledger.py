@@ -25,6 +25,7 @@ import dataclasses
 import math
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,7 @@ class SpendLedger:
             )
         self._connection: sqlite3.Connection | None = None
         self._pid = -1
+        self._lock = threading.RLock()
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -133,16 +135,22 @@ class SpendLedger:
         if self._connection is not None and self._pid == os.getpid():
             return self._connection
         # A connection inherited through fork must not be used (or closed) in the child.
-        connection = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
+        # Calls made through a metered client may come from an app's threads: SQLite
+        # serialises the connection's use (its default threading mode), each statement and
+        # transaction below is issued under ``self._lock``.
+        connection = sqlite3.connect(
+            self.path, timeout=self._timeout_s, isolation_level=None, check_same_thread=False
+        )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         self._connection, self._pid = connection, os.getpid()
         return connection
 
     def _read(self) -> tuple[int, int, int]:
-        row = self._connect().execute(
-            "SELECT total_nano_usd, calls, unpriced_calls FROM spend WHERE id = 1"
-        ).fetchone()
+        with self._lock:
+            row = self._connect().execute(
+                "SELECT total_nano_usd, calls, unpriced_calls FROM spend WHERE id = 1"
+            ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
     def total(self) -> float:
@@ -178,32 +186,35 @@ class SpendLedger:
             nano, unpriced = 0, 1
         else:
             nano, unpriced = _to_nano(_check_amount(cost_usd, "cost_usd", positive=False)), 0
-        connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(
-                "UPDATE spend SET total_nano_usd = total_nano_usd + ?, calls = calls + 1, "
-                "unpriced_calls = unpriced_calls + ? WHERE id = 1",
-                (nano, unpriced),
-            )
-            total_nano = connection.execute("SELECT total_nano_usd FROM spend WHERE id = 1").fetchone()[0]
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with self._lock:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(
+                    "UPDATE spend SET total_nano_usd = total_nano_usd + ?, calls = calls + 1, "
+                    "unpriced_calls = unpriced_calls + ? WHERE id = 1",
+                    (nano, unpriced),
+                )
+                total_nano = connection.execute("SELECT total_nano_usd FROM spend WHERE id = 1").fetchone()[0]
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
         return int(total_nano) / NANO_USD_PER_USD
 
     def reset(self) -> None:
         """Set the counters to 0 (the controller, at the start of a session)."""
-        connection = self._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute("UPDATE spend SET total_nano_usd = 0, calls = 0, unpriced_calls = 0 WHERE id = 1")
-        connection.execute("COMMIT")
+        with self._lock:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("UPDATE spend SET total_nano_usd = 0, calls = 0, unpriced_calls = 0 WHERE id = 1")
+            connection.execute("COMMIT")
 
     def close(self) -> None:
-        if self._connection is not None and self._pid == os.getpid():
-            self._connection.close()
-        self._connection = None
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
 
     def __enter__(self) -> SpendLedger:
         return self

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._exceptions import ConfigError, ModelbenchError, ModelError
-from .completion import Completion
+from .completion import Completion, tool_calls_from_raw
 from .providers import Provider
 from .specs import ModelSpec
 
@@ -490,10 +490,11 @@ class ResponseStore:
             return None
         self._hits += 1
         text, input_tokens, output_tokens, latency_ms, ttft_ms, finish_reason, raw, created_at = row
+        payload = None if raw is None else json.loads(raw)
         completion = Completion(
             text=text, input_tokens=input_tokens, output_tokens=output_tokens,
             latency_ms=latency_ms, ttft_ms=ttft_ms, finish_reason=finish_reason,
-            raw=None if raw is None else json.loads(raw),
+            raw=payload, tool_calls=tool_calls_from_raw(payload),
         )
         return StoredResponse(completion, created_at)
 
@@ -653,6 +654,41 @@ class CachingProvider:
                 self._inner = self._inner_factory()
             return self._inner
 
+    @property
+    def inner(self) -> Provider:
+        """The wrapped provider, built now if it was not yet (never call it in replay mode)."""
+        return self._provider()
+
+    def lookup(
+        self, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
+        temperature: float | None = None, run: int, call_index: int, task: str, **params: Any,
+    ) -> tuple[RequestKey, Completion | None]:
+        """The request's key and its stored answer (None on a miss in cache mode).
+
+        Raises :class:`ReplayMissError` on a miss in replay mode; ValueError when the request
+        is not JSON (see :func:`request_key`).
+        """
+        key = request_key(
+            self._key_spec, messages, max_tokens=max_tokens, temperature=temperature,
+            params=params, run=run, call_index=call_index,
+        )
+        stored = self.store.get(key)
+        if stored is not None:
+            return key, stored.completion
+        if self.replay:
+            raise ReplayMissError(
+                f"no recorded answer for task {task}, model {self.spec.name}, run {run} "
+                f"(call index {call_index}) in replay store {str(self.store.path)!r}: the run was not "
+                "recorded, or its prompt, parameters or model changed since; record it with "
+                "--modelbench-cache",
+                task=task, model=self.spec.name, run=run, call_index=call_index,
+            )
+        return key, None
+
+    def store_answer(self, key: RequestKey, completion: Completion) -> None:
+        """Keep the model's answer to the request of ``key`` (first answer wins)."""
+        self.store.put(key, completion)
+
     def complete_with_origin(
         self, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
         temperature: float | None = None, timeout: float | None = None, run: int,
@@ -670,27 +706,18 @@ class CachingProvider:
         the wrapped provider raises (nothing is stored then); ValueError when the request is not
         JSON (see :func:`request_key`).
         """
-        key = request_key(
-            self._key_spec, messages, max_tokens=max_tokens, temperature=temperature,
-            params=params, run=run, call_index=call_index,
+        key, stored = self.lookup(
+            messages, max_tokens=max_tokens, temperature=temperature, run=run,
+            call_index=call_index, task=task, **params,
         )
-        stored = self.store.get(key)
         if stored is not None:
-            return ServedCompletion(stored.completion, True, key.digest)
-        if self.replay:
-            raise ReplayMissError(
-                f"no recorded answer for task {task}, model {self.spec.name}, run {run} "
-                f"(call index {call_index}) in replay store {str(self.store.path)!r}: the run was not "
-                "recorded, or its prompt, parameters or model changed since; record it with "
-                "--modelbench-cache",
-                task=task, model=self.spec.name, run=run, call_index=call_index,
-            )
+            return ServedCompletion(stored, True, key.digest)
         if before_call is not None:
             before_call()
         completion = self._provider().complete(
             messages, max_tokens=max_tokens, temperature=temperature, timeout=timeout, **params,
         )
-        self.store.put(key, completion)
+        self.store_answer(key, completion)
         return ServedCompletion(completion, False, key.digest)
 
     def complete(

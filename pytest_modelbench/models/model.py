@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .completion import Completion
+from .metering import Endpoint
 from .providers import Provider
 from .specs import ModelSpec
 
 
 @dataclasses.dataclass(slots=True)
 class CallTotals:
-    """Accumulates the model calls made during one run.
-
-    ``interrupted_by`` is set when something outside the call (a watchdog such as
-    pytest-timeout, a KeyboardInterrupt) stopped a model call while it was in flight.
-    """
+    """Accumulates the model calls made during one run."""
 
     calls: int = 0
     latency_ms: float = 0.0
@@ -27,12 +26,18 @@ class CallTotals:
     cost_usd: float | None = 0.0
     cached_calls: int = 0
     interrupted_by: str | None = None
+    retries: int = 0
+    #: The first failure of a call made through a metered client (``model.openai_client()``,
+    #: ...), which the app saw as its own client's exception: the plugin reports the run as an
+    #: error with this reason when the test does not pass.
+    failure: BaseException | None = None
 
     def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False) -> None:
         if self.calls == 0:
             self.ttft_ms = completion.ttft_ms
         self.calls += 1
         self.cached_calls += cached
+        self.retries += completion.retries
         self.cost_usd = None if self.cost_usd is None or cost_usd is None else self.cost_usd + cost_usd
         if completion.latency_ms is not None:
             self.latency_ms += completion.latency_ms
@@ -41,10 +46,11 @@ class CallTotals:
 
     def as_fields(self) -> dict[str, Any]:
         if self.calls == 0:
-            return {"calls": 0, "latency_ms": None, "ttft_ms": None,
-                    "input_tokens": None, "output_tokens": None, "cost_usd": None, "cached": False}
+            return {"calls": 0, "latency_ms": None, "ttft_ms": None, "input_tokens": None,
+                    "output_tokens": None, "cost_usd": None, "cached": False, "retries": 0}
         return {
             "calls": self.calls,
+            "retries": self.retries,
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
             "input_tokens": self.input_tokens,
@@ -60,7 +66,7 @@ def _add_known(total: int | None, value: int | None) -> int | None:
     return total + value
 
 
-RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout"})
+RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout", "client"})
 
 
 class CallMeter:
@@ -121,11 +127,88 @@ def to_messages(prompt_or_messages: Any, system: str | None) -> list[dict[str, A
     return messages
 
 
+class RunCalls:
+    """The model calls of one run, whichever path they take (``complete()``, ``acomplete()``
+    or a metered client): the call index, the response store, the spend cap, the totals.
+
+    Thread-safe: an app may call the model from several threads or tasks at once. Call
+    indexes are handed out in the order calls start.
+    """
+
+    def __init__(self, provider: Callable[[], Provider], *, run: int, task: str,
+                 totals: CallTotals, meter: CallMeter) -> None:
+        self._provider = provider
+        self.run = run
+        self.task = task
+        self.totals = totals
+        self.meter = meter
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def next_index(self) -> int:
+        with self._lock:
+            index, self._next = self._next, self._next + 1
+            return index
+
+    def caching(self) -> Any:
+        """The CachingProvider when calls go through the response store, else None."""
+        from .cache import CachingProvider
+
+        provider = self._provider()
+        return provider if isinstance(provider, CachingProvider) else None
+
+    def lookup(self, messages: list[dict[str, Any]], *, max_tokens: int | None, temperature: float | None,
+               call_index: int, params: dict[str, Any]) -> tuple[Any, Completion | None]:
+        """``(key, stored answer)``; ``(None, None)`` without a store. Raises ReplayMissError."""
+        caching = self.caching()
+        if caching is None:
+            return None, None
+        return caching.lookup(messages, max_tokens=max_tokens, temperature=temperature, run=self.run,
+                              call_index=call_index, task=self.task, **params)
+
+    def before_call(self) -> None:
+        self.meter.before_call()
+
+    def store(self, key: Any, completion: Completion) -> None:
+        caching = self.caching()
+        if caching is not None and key is not None:
+            caching.store_answer(key, completion)
+
+    def record(self, completion: Completion, *, cached: bool) -> Completion:
+        cost_usd = self.meter.cost(completion)
+        if not cached:
+            self.meter.after_call(cost_usd)
+        with self._lock:
+            self.totals.add(completion, cost_usd=cost_usd, cached=cached)
+        return completion
+
+    def failed(self, error: BaseException) -> None:
+        with self._lock:
+            if self.totals.failure is None:
+                self.totals.failure = error
+
+    def interrupted(self, stop: BaseException) -> None:
+        """Something outside the call (a watchdog's ``Failed``, Ctrl-C) stopped it in flight:
+        the run records a failed call, not a miss."""
+        text = str(stop).strip().splitlines()[0][:200] if str(stop).strip() else ""
+        with self._lock:
+            if self.totals.interrupted_by is None:
+                self.totals.interrupted_by = f"{type(stop).__name__}: {text}" if text else type(stop).__name__
+
+
+#: Providers that speak the OpenAI chat-completions API, for which app clients can be made.
+OPENAI_COMPATIBLE = ("openai", "ollama")
+
+
 class Model:
     """A configured model inside one benchmark run.
 
     ``complete()`` calls the model and adds the call's latency, TTFT and tokens to the run's
-    record. A failed call raises :class:`ModelError`, which makes the run an ``error`` outcome.
+    record; ``await acomplete()`` does the same without blocking an async test. A failed call
+    raises :class:`ModelError`, which makes the run an ``error`` outcome. For an
+    OpenAI-compatible model, ``openai_client()``, ``async_openai_client()``, ``httpx_client()``
+    and ``httpx_async_client()`` hand the app clients whose calls are metered the same way
+    (``models/metering.py``), and ``endpoint`` says where the model is served.
     """
 
     def __init__(
@@ -133,6 +216,7 @@ class Model:
         timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
         task: str = "", endpoint: Callable[[], tuple[str, str | None]] | None = None,
         loads: list[dict[str, Any]] | None = None, load_runner: Callable[..., Any] | None = None,
+        retries: int = 2,
     ) -> None:
         self._spec = spec
         self._provider = provider
@@ -141,10 +225,12 @@ class Model:
         self._meter = meter or CallMeter()
         self.run = run
         self._task = task
-        self._calls_made = 0
+        self._calls = RunCalls(provider, run=run, task=task, totals=totals, meter=self._meter)
         self._endpoint = endpoint
         self._loads = loads
         self._load_runner = load_runner
+        self._retries = retries
+        self._clients: list[Any] = []
 
     @property
     def name(self) -> str:
@@ -154,47 +240,193 @@ class Model:
     def spec(self) -> str:
         return self._spec.spec
 
-    def complete(
-        self, prompt_or_messages: str | Sequence[dict[str, Any]], *, system: str | None = None,
-        max_tokens: int | None = None, temperature: float | None = None, **params: Any,
-    ) -> Completion:
+    # ------------------------------------------------------------------ calls
+
+    def _request(
+        self, prompt_or_messages: Any, system: str | None, tools: Any, tool_choice: Any,
+        params: dict[str, Any], method: str,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         reserved = sorted(set(params) & RESERVED_PARAMS)
         if reserved:
-            raise TypeError(f"model.complete() got reserved parameter {reserved[0]!r}; "
+            raise TypeError(f"model.{method}() got reserved parameter {reserved[0]!r}; "
                             f"these are set by pytest-modelbench: {', '.join(sorted(RESERVED_PARAMS))}")
-        messages = to_messages(prompt_or_messages, system)
-        from .cache import CachingProvider
+        if tools is not None:
+            if not isinstance(tools, (list, tuple)) or not all(isinstance(tool, dict) for tool in tools):
+                raise TypeError(
+                    f"model.{method}() takes tools as a list of OpenAI-style tool dicts "
+                    f'({{"type": "function", "function": {{"name": ..., "parameters": {{...}}}}}}), got {tools!r:.80}'
+                )
+            params["tools"] = list(tools)
+        if tool_choice is not None:
+            params["tool_choice"] = tool_choice
+        return to_messages(prompt_or_messages, system), params
 
-        provider = self._provider()
-        call_index = self._calls_made
-        self._calls_made += 1
+    def complete(
+        self, prompt_or_messages: str | Sequence[dict[str, Any]], *, system: str | None = None,
+        max_tokens: int | None = None, temperature: float | None = None,
+        tools: Sequence[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] | None = None,
+        **params: Any,
+    ) -> Completion:
+        """Call the model; the reply with its measurements. ``tools`` (OpenAI-style function
+        tools) and ``tool_choice`` are passed to the model; its calls are in ``tool_calls``."""
+        messages, params = self._request(prompt_or_messages, system, tools, tool_choice, params, "complete")
+        calls = self._calls
+        call_index = calls.next_index()
+        caching = calls.caching()
         try:
-            if isinstance(provider, CachingProvider):
-                served = provider.complete_with_origin(
+            if caching is not None:
+                served = caching.complete_with_origin(
                     messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout,
                     run=self.run, call_index=call_index, task=self._task,
                     before_call=self._meter.before_call, **params,
                 )
-                completion, cached = served.completion, served.cached
-            else:
-                self._meter.before_call()
-                completion = provider.complete(
-                    messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
-                )
-                cached = False
+                return calls.record(served.completion, cached=served.cached)
+            calls.before_call()
+            completion = self._provider().complete(
+                messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
+            )
         except Exception:
             raise
-        except BaseException as exc:
-            # Not an error of the call: something outside it (a watchdog's Failed, Ctrl-C)
-            # stopped it in flight. The run records a failed call, not a miss.
-            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            self._totals.interrupted_by = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        except BaseException as stop:
+            calls.interrupted(stop)
             raise
-        cost_usd = self._meter.cost(completion)
-        if not cached:
-            self._meter.after_call(cost_usd)
-        self._totals.add(completion, cost_usd=cost_usd, cached=cached)
-        return completion
+        return calls.record(completion, cached=False)
+
+    async def acomplete(
+        self, prompt_or_messages: str | Sequence[dict[str, Any]], *, system: str | None = None,
+        max_tokens: int | None = None, temperature: float | None = None,
+        tools: Sequence[dict[str, Any]] | None = None, tool_choice: str | dict[str, Any] | None = None,
+        **params: Any,
+    ) -> Completion:
+        """:meth:`complete` for async tests: same arguments, cache and replay, spend cap and
+        measurements. The provider's coroutine runs on the plugin's I/O loop (``models/aio.py``),
+        so the test's loop is free while the model answers; a provider without a native
+        ``acomplete`` runs in a worker thread."""
+        messages, params = self._request(prompt_or_messages, system, tools, tool_choice, params, "acomplete")
+        calls = self._calls
+        key, stored = calls.lookup(messages, max_tokens=max_tokens, temperature=temperature,
+                                   call_index=calls.next_index(), params=params)
+        if stored is not None:
+            return calls.record(stored, cached=True)
+        calls.before_call()
+        caching = calls.caching()
+        provider = caching.inner if caching is not None else self._provider()
+        from .aio import io_loop
+
+        try:
+            completion = await io_loop().wait(provider_acomplete(
+                provider, messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
+            ))
+        except Exception:
+            raise
+        except BaseException as stop:
+            calls.interrupted(stop)
+            raise
+        calls.store(key, completion)
+        return calls.record(completion, cached=False)
+
+    # ------------------------------------------------------------------ the app's clients
+
+    def _openai_endpoint(self, what: str) -> Endpoint:
+        from .._exceptions import ConfigError
+
+        if self._spec.provider not in OPENAI_COMPATIBLE or self._endpoint is None:
+            raise ConfigError(
+                f"model.{what} needs an OpenAI-compatible model (providers: "
+                f"{', '.join(OPENAI_COMPATIBLE)}); {self.name!r} uses provider {self._spec.provider!r}. "
+                "For every model, model.complete() and 'await model.acomplete()' are metered "
+                "(messages, tools and tool_choice included); an app that must talk to a "
+                f"{self._spec.provider!r} model itself is benchmarked by making it a 'python:' model "
+                "or a custom provider (docs/usage.md, 'Benchmarking your app')"
+            )
+        base_url, api_key = self._endpoint()
+        return Endpoint(base_url=base_url, model=self._spec.model, api_key=api_key)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Base URL, model name and key of an OpenAI-compatible model (for LiteLLM, LangChain,
+        ...). Requests sent there directly are not metered: pass ``http_client=
+        model.httpx_client()`` (or ``model.openai_client()``) to the library."""
+        return self._openai_endpoint("endpoint")
+
+    def _transport(self, endpoint: Endpoint, *, asynchronous: bool, inner: Any = None) -> Any:
+        from .metering import AsyncMeteredTransport, MeteredTransport
+
+        kind = AsyncMeteredTransport if asynchronous else MeteredTransport
+        return kind(self._calls, self._spec, endpoint, retries=self._retries, inner=inner)
+
+    def httpx_client(self, **options: Any) -> Any:
+        """An ``httpx.Client`` whose chat-completions requests are metered into this run.
+
+        ``base_url`` is the model's API root, the timeout ``--modelbench-timeout``; other
+        ``httpx.Client`` options may be given (not ``transport``). Closed at the end of the run.
+        """
+        import httpx
+
+        endpoint = self._openai_endpoint("httpx_client()")
+        inner = options.pop("_inner_transport", None)
+        options.setdefault("base_url", endpoint.base_url)
+        options.setdefault("timeout", self._timeout)
+        client = httpx.Client(transport=self._transport(endpoint, asynchronous=False, inner=inner), **options)
+        self._clients.append(client)
+        return client
+
+    def httpx_async_client(self, **options: Any) -> Any:
+        """An ``httpx.AsyncClient`` whose chat-completions requests are metered into this run
+        (see :meth:`httpx_client`). Close it on its loop (``async with`` or ``await
+        client.aclose()``); one left open is closed at the end of the run when possible."""
+        import httpx
+
+        endpoint = self._openai_endpoint("httpx_async_client()")
+        inner = options.pop("_inner_transport", None)
+        options.setdefault("base_url", endpoint.base_url)
+        options.setdefault("timeout", self._timeout)
+        client = httpx.AsyncClient(transport=self._transport(endpoint, asynchronous=True, inner=inner), **options)
+        try:
+            loop: Any = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._clients.append((client, loop))
+        return client
+
+    def openai_client(self, **options: Any) -> Any:
+        """An ``openai.OpenAI`` client for this model, every chat completion metered into this
+        run. Needs the ``openai`` package: ``pip install pytest-modelbench[openai]``.
+
+        Made with the model's base URL and key, ``max_retries=0`` (the plugin retries, as for
+        ``complete()``) and the run's timeout; other ``openai.OpenAI`` options may be given.
+        """
+        openai = _import_openai("openai_client()")
+        endpoint = self._openai_endpoint("openai_client()")
+        return openai.OpenAI(**self._sdk_options(endpoint, options, self.httpx_client()))
+
+    def async_openai_client(self, **options: Any) -> Any:
+        """An ``openai.AsyncOpenAI`` client for this model (see :meth:`openai_client`)."""
+        openai = _import_openai("async_openai_client()")
+        endpoint = self._openai_endpoint("async_openai_client()")
+        return openai.AsyncOpenAI(**self._sdk_options(endpoint, options, self.httpx_async_client()))
+
+    def _sdk_options(self, endpoint: Endpoint, options: dict[str, Any], http_client: Any) -> dict[str, Any]:
+        if "http_client" in options:
+            raise TypeError("openai_client() makes its own metered http_client; do not pass one")
+        return {
+            "base_url": endpoint.base_url,
+            # The SDK insists on a key; without one the transport sends no Authorization header.
+            "api_key": endpoint.api_key or "no-key-needed",
+            "max_retries": 0,
+            "timeout": self._timeout,
+            **options,
+            "http_client": http_client,
+        }
+
+    def close(self) -> None:
+        """End of the run: close the clients made by it (async ones when their loop allows)."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            if isinstance(client, tuple):
+                _close_async_client(*client)
+            else:
+                client.close()
 
     def load(self, prompts: Sequence[str | Sequence[dict[str, Any]]], **options: Any) -> Any:
         """Drive concurrent streaming load at this model's server; see ``pytest_modelbench.profile.load.run_load``.
@@ -223,3 +455,42 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<Model {self.name} run {self.run}>"
+
+
+async def provider_acomplete(provider: Provider, messages: list[dict[str, Any]], **arguments: Any) -> Completion:
+    """One call of ``provider`` awaited on the current loop: its native ``acomplete`` (with the
+    I/O loop's client for it when it makes one), else its ``complete`` in a worker thread."""
+    native = getattr(provider, "acomplete", None)
+    if native is None:
+        return await asyncio.to_thread(lambda: provider.complete(messages, **arguments))
+    if hasattr(provider, "async_client"):
+        from .aio import io_loop
+
+        loop = io_loop()
+        if loop.in_loop_thread():
+            arguments["client"] = loop.client_for(provider)
+    return await native(messages, **arguments)
+
+
+def _import_openai(what: str) -> Any:
+    try:
+        import openai
+    except ImportError:
+        from .._exceptions import ConfigError
+
+        raise ConfigError(
+            f"model.{what} needs the official 'openai' package, which is not installed; install "
+            "it with: pip install 'pytest-modelbench[openai]' (model.httpx_client() works without it)"
+        ) from None
+    return openai
+
+
+def _close_async_client(client: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+    """Close an ``httpx.AsyncClient`` from sync code, on the loop it was made in when that
+    loop is still there and idle; otherwise its connections went with their loop."""
+    if client.is_closed or loop is None or loop.is_closed() or loop.is_running():
+        return
+    try:
+        loop.run_until_complete(client.aclose())
+    except Exception:  # the loop cannot run it any more: nothing more can be done here
+        pass

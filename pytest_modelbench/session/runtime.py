@@ -170,10 +170,11 @@ class SessionRuntime:
         meter = CallMeter(self.prices.get(name), self.ledger, free=spec.provider == "echo")
         return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
                      totals=totals, meter=meter, task=task, endpoint=self._load_endpoint(spec), loads=loads,
-                     load_runner=_run_load)
+                     load_runner=_run_load, retries=self.settings.retries)
 
     def _load_endpoint(self, spec: Any) -> Callable[[], tuple[str, str | None]] | None:
-        """For ``model.load``: a function giving the OpenAI-compatible base URL and key, or None."""
+        """For ``model.load`` and ``model.endpoint`` (and the metered clients): a function giving
+        the OpenAI-compatible base URL and key, or None."""
         if spec.provider not in ("openai", "ollama"):
             return None
         from ..models.providers import resolve_openai_endpoint
@@ -195,6 +196,9 @@ class SessionRuntime:
         return None if self.ledger is None else self.ledger.snapshot().to_dict()
 
     def close(self) -> None:
+        from ..models.aio import shutdown_io_loop
+
+        shutdown_io_loop()  # first: it closes the providers' async clients on their loop
         for provider in self.providers.values():
             provider.close()
         self.providers.clear()

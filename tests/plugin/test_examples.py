@@ -64,6 +64,19 @@ def test_offline_example_suite(pytester: pytest.Pytester) -> None:
     assert baseline["categories"]["accuracy"]["score"] == 100.0
     assert baseline["categories"]["coding"]["score"] == 0.0
     assert 0 < baseline["categories"]["safety"]["score"] < 100  # it over-refuses a harmless question
+    # tool use: it calls one tool by keywords (weather, currency) and answers from the result,
+    # but cannot compare two cities and sends the order id as a string
+    tool_use = baseline["categories"]["tool_use"]["score"]
+    assert 30 < tool_use < 80 and echo["categories"]["tool_use"]["score"] < 20
+    tool_runs = {}
+    for run in document["runs"]:
+        if run["model"] == "python:baseline_model:answer" and run["category"] == "tool_use":
+            tool_runs.setdefault(run["task"].rsplit("::", 1)[1], set()).add(run["outcome"])
+    assert tool_runs == {
+        "test_weather_from_the_tool": {"passed"}, "test_currency_conversion_uses_the_rate": {"passed"},
+        "test_no_tool_when_none_is_needed": {"passed"}, "test_order_lookup_arguments_follow_the_schema": {"failed"},
+        "test_compare_two_cities_needs_two_calls": {"failed"},
+    }
     categories = {run["category"] for run in document["runs"]}
-    assert categories == {"accuracy", "quality", "safety", "reasoning", "coding", "instruction_following"}
+    assert categories == {"accuracy", "quality", "safety", "reasoning", "coding", "instruction_following", "tool_use"}
     assert not any(run["outcome"] == "error" for run in document["runs"])

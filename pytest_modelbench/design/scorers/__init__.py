@@ -9,6 +9,8 @@ Conventions (the same across all scorers):
   ``assert check_length(reply, max_words=50)`` shows the reason when it fails.
 - ``token_f1`` and ``rouge_l`` return a float in [0, 1] for graded quality.
 - ``detect_*`` functions return a small result describing what was found.
+- ``tool_call_matches``, ``tool_call_f1`` and ``check_tool_arguments`` judge tool calls
+  (``Completion.tool_calls``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from ._text import (
     count_words,
     detect_language,
 )
+from ._tools import ToolCallF1, check_tool_arguments, tool_call_f1, tool_call_matches, tool_calls_of
 
 __all__ = [
     "CodeResult",
@@ -64,6 +67,7 @@ __all__ = [
     "SUPPORTED_LANGUAGES",
     "SchemaViolation",
     "ScoreResult",
+    "ToolCallF1",
     "check_bullets",
     "check_json",
     "check_language",
@@ -71,6 +75,7 @@ __all__ = [
     "check_refusal",
     "check_regex",
     "check_sql",
+    "check_tool_arguments",
     "choice_match",
     "count_bullets",
     "count_sentences",
@@ -95,5 +100,8 @@ __all__ = [
     "run_python_many",
     "run_python_tests",
     "token_f1",
+    "tool_call_f1",
+    "tool_call_matches",
+    "tool_calls_of",
     "validate_json",
 ]

@@ -51,15 +51,16 @@ Anthropic's ``input_tokens`` does not include them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from ..._exceptions import ConfigError
-from ..completion import Completion
+from ..completion import Completion, ToolCall, anthropic_tool_calls, parse_arguments
 from ._http import (
     CallErrors,
     Deadline,
@@ -170,6 +171,7 @@ class AnthropicProvider:
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
         self._url = f"{self.base_url}{_ENDPOINT}"
+        self._secret = secret
         self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
 
@@ -202,6 +204,72 @@ class AnthropicProvider:
         ``status_code`` is the last status or None), ModelTimeoutError, ModelResponseError
         (truncated stream, body that is not JSON, an ``error`` event in the stream).
         """
+        conversation, request_params, call_timeout = self._prepare(
+            messages, max_tokens, temperature, timeout, params
+        )
+        attempts = 0
+
+        def attempt() -> Completion:
+            nonlocal attempts
+            attempts += 1
+            # The only fallback (streaming off) happens at most once per provider.
+            return send_with_fallbacks(
+                lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
+            )
+
+        completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
+
+    async def acomplete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        timeout: float | None = None,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        **params: Any,
+    ) -> Completion:
+        """:meth:`complete` without blocking, sent with an ``httpx.AsyncClient`` (``client``,
+        e.g. from :meth:`async_client`; without one a client is opened for this call only)."""
+        from ._async import acall_with_retries, asend_with_fallbacks
+
+        conversation, request_params, call_timeout = self._prepare(
+            messages, max_tokens, temperature, timeout, params
+        )
+        attempts = 0
+
+        async def run(pool: httpx.AsyncClient) -> Completion:
+            async def attempt() -> Completion:
+                nonlocal attempts
+                attempts += 1
+                return await asend_with_fallbacks(
+                    lambda: self._aattempt(pool, conversation, request_params, call_timeout), _MAX_FALLBACKS
+                )
+
+            options = {} if sleep is None else {"sleep": sleep}
+            return await acall_with_retries(attempt, policy=self._policy, **options)
+
+        if client is None:
+            async with self.async_client() as pool:
+                completion = await run(pool)
+        else:
+            completion = await run(client)
+        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
+
+    def async_client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+        """A new ``httpx.AsyncClient`` with this provider's headers and timeouts, for
+        :meth:`acomplete`; the caller closes it on its event loop."""
+        from ._async import make_async_client
+
+        return make_async_client(_default_headers(self._secret), self.timeout, transport)
+
+    def _prepare(
+        self, messages: Any, max_tokens: int | None, temperature: float | None,
+        timeout: float | None, params: Mapping[str, Any],
+    ) -> tuple[list[Mapping[str, Any]], dict[str, Any], float]:
+        """Check a call's arguments: the conversation, the request parameters, the timeout."""
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; create a new provider")
         if max_tokens is not None:
@@ -214,7 +282,8 @@ class AnthropicProvider:
         )
         request_params.setdefault("max_tokens", self.default_max_tokens)
         check_max_tokens(request_params["max_tokens"])
-        system, conversation = split_system(messages)
+        map_tool_params(request_params)
+        system, conversation = split_system(map_tool_messages(messages))
         if system is not None:
             if "system" in request_params:
                 raise ValueError(
@@ -222,14 +291,7 @@ class AnthropicProvider:
                     "parameter; pass one of them"
                 )
             request_params["system"] = system
-
-        def attempt() -> Completion:
-            # The only fallback (streaming off) happens at most once per provider.
-            return send_with_fallbacks(
-                lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
-            )
-
-        return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        return conversation, request_params, call_timeout
 
     def close(self) -> None:
         """Close the connection pool. Idempotent."""
@@ -269,9 +331,34 @@ class AnthropicProvider:
                 )
             return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
 
+    async def _aattempt(
+        self, client: httpx.AsyncClient, conversation: list[Mapping[str, Any]],
+        request_params: dict[str, Any], seconds: float,
+    ) -> Completion:
+        from ._async import aopen_response, aread_error_body, aread_json_object, aread_sse_stream
+
+        body = self._body(conversation, request_params)
+        async with aopen_response(
+            client, self._url, body, seconds=seconds, errors=self._errors, headers=_default_headers(self._secret)
+        ) as opened:
+            response, deadline = opened.response, opened.deadline
+            if not response.is_success:
+                self._judge_rejection(response, body, await aread_error_body(response, deadline))
+            check_headers_in_time(deadline, self._errors)
+            if is_event_stream(response, body):
+                return await aread_sse_stream(
+                    response, deadline, self._errors, _MessageAssembly(self._errors),
+                    end_marker="message_stop", stop_field="stop_reason", unit="event",
+                )
+            reply = await aread_json_object(response, deadline, self._errors)
+            return self._json_completion(reply, deadline.start)
+
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
-        error_body = read_error_body(response, deadline)
+        self._judge_rejection(response, body, read_error_body(response, deadline))
+
+    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: bytes) -> None:
+        """Fall back, retry or fail after a non-2xx response whose error body was read. Always raises."""
         if body.get("stream") and rejects_streaming(
             response.status_code, error_body.decode("utf-8", errors="replace")
         ):
@@ -297,10 +384,136 @@ class AnthropicProvider:
             ttft_ms=None,
             finish_reason=str_or_none(payload.get("stop_reason")),
             raw=payload,
+            tool_calls=anthropic_tool_calls(blocks),
         )
 
 
 # --------------------------------------------------------------------------- messages
+
+
+def map_tool_params(request_params: dict[str, Any]) -> None:
+    """OpenAI-style ``tools``, ``tool_choice`` and ``parallel_tool_calls`` in ``request_params``
+    turned, in place, into the Messages API's ``tools`` and ``tool_choice``.
+
+    ``{"type": "function", "function": {"name", "description", "parameters"}}`` becomes
+    ``{"name", "description", "input_schema"}`` (other tools, already in Anthropic's form, are
+    sent as given); ``tool_choice`` ``"auto"``, ``"required"``, ``"none"`` and
+    ``{"type": "function", "function": {"name": N}}`` become ``{"type": "auto"}``,
+    ``{"type": "any"}``, ``{"type": "none"}`` and ``{"type": "tool", "name": N}`` (a dict already
+    in Anthropic's form is sent as given); ``parallel_tool_calls=False`` becomes
+    ``disable_parallel_tool_use`` in ``tool_choice``.
+    """
+    tools = request_params.get("tools")
+    if isinstance(tools, list):
+        request_params["tools"] = [_anthropic_tool(tool, position) for position, tool in enumerate(tools)]
+    choice = request_params.get("tool_choice")
+    if choice is not None:
+        request_params["tool_choice"] = _anthropic_tool_choice(choice)
+    parallel = request_params.pop("parallel_tool_calls", None)
+    if parallel is False:
+        mapped = dict(request_params.get("tool_choice") or {"type": "auto"})
+        mapped["disable_parallel_tool_use"] = True
+        request_params["tool_choice"] = mapped
+
+
+def _anthropic_tool(tool: Any, position: int) -> Any:
+    if isinstance(tool, Mapping) and tool.get("type") == "function":
+        function = tool.get("function")
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise ValueError(
+                f"tools[{position}] is {short_repr(tool)}; a function tool needs "
+                '{"type": "function", "function": {"name": ..., "parameters": {...}}}'
+            )
+        mapped: dict[str, Any] = {"name": function["name"]}
+        if isinstance(function.get("description"), str):
+            mapped["description"] = function["description"]
+        mapped["input_schema"] = function.get("parameters") or {"type": "object", "properties": {}}
+        return mapped
+    return tool
+
+
+def _anthropic_tool_choice(choice: Any) -> Any:
+    named = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+    if isinstance(choice, str):
+        if choice not in named:
+            raise ValueError(
+                f"tool_choice {choice!r} is not allowed; use auto, required, none or "
+                '{"type": "function", "function": {"name": ...}}'
+            )
+        return named[choice]
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        function = choice.get("function")
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            return {"type": "tool", "name": function["name"]}
+        raise ValueError(f"tool_choice {short_repr(choice)} names no function")
+    return choice
+
+
+def map_tool_messages(messages: Any) -> Any:
+    """OpenAI-style tool turns of a conversation in the Messages API's form (new dicts).
+
+    An assistant message with ``tool_calls`` becomes one whose content is its text (if any)
+    followed by a ``tool_use`` block per call (``id``, ``name``, ``input`` parsed from the
+    arguments); each ``tool`` message with a ``tool_call_id`` becomes a ``tool_result`` block,
+    and consecutive ones are sent together in one user message, as the API requires. A list
+    without tool turns is returned as it is; anything else is left for :func:`split_system`
+    to judge.
+    """
+    if not isinstance(messages, list) or not any(
+        isinstance(m, Mapping) and (m.get("role") == "tool" or m.get("tool_calls")) for m in messages
+    ):
+        return messages
+    mapped: list[Any] = []
+    for message in messages:
+        if not isinstance(message, Mapping):
+            mapped.append(message)
+            continue
+        role = message.get("role")
+        if role == "assistant" and isinstance(message.get("tool_calls"), list):
+            mapped.append({"role": "assistant", "content": _assistant_blocks(message)})
+        elif role == "tool" and isinstance(message.get("tool_call_id"), str):
+            block = {"type": "tool_result", "tool_use_id": message["tool_call_id"],
+                     "content": _tool_result_content(message.get("content"))}
+            previous = mapped[-1] if mapped else None
+            if (isinstance(previous, dict) and previous.get("role") == "user"
+                    and isinstance(previous.get("content"), list)
+                    and all(isinstance(b, Mapping) and b.get("type") == "tool_result" for b in previous["content"])):
+                previous["content"].append(block)
+            else:
+                mapped.append({"role": "user", "content": [block]})
+        else:
+            mapped.append(message)
+    return mapped
+
+
+def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    blocks: list[dict[str, Any]] = []
+    if isinstance(content, str) and content:
+        blocks.append({"type": "text", "text": content})
+    elif isinstance(content, list):
+        blocks.extend(dict(block) for block in content if isinstance(block, Mapping))
+    for call in message["tool_calls"]:
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise ValueError(f"assistant tool call {short_repr(call)} has no function name")
+        arguments = function.get("arguments", "")
+        parsed = arguments if isinstance(arguments, Mapping) else parse_arguments(str(arguments or ""))
+        if parsed is None:
+            raise ValueError(
+                f"assistant tool call {function['name']!r} has arguments {short_repr(arguments)}, "
+                "which are not a JSON object; the Messages API needs an object as tool input"
+            )
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function["name"], "input": dict(parsed)})
+    return blocks
+
+
+def _tool_result_content(content: Any) -> Any:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return [dict(part) for part in content if isinstance(part, Mapping)]
+    return json.dumps(content, ensure_ascii=False)
 
 
 def split_system(messages: Any) -> tuple[str | list[dict[str, Any]] | None, list[Mapping[str, Any]]]:
@@ -559,7 +772,25 @@ class _MessageAssembly:
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=self.stop_reason,
             raw=raw,
+            tool_calls=self._tool_calls(),
         )
+
+    def _tool_calls(self) -> tuple[ToolCall, ...]:
+        """The ``tool_use`` blocks as tool calls, their argument text as streamed."""
+        calls = []
+        for index in sorted(self.blocks):
+            block = self.blocks[index]
+            name = block.start.get("name")
+            if block.type != "tool_use" or not isinstance(name, str):
+                continue
+            if block.partial_json:
+                arguments_json = "".join(block.partial_json)
+            else:
+                arguments_json = json.dumps(block.start.get("input") or {}, ensure_ascii=False)
+            call_id = block.start.get("id")
+            calls.append(ToolCall(name, parse_arguments(arguments_json), arguments_json,
+                                  call_id if isinstance(call_id, str) else None))
+        return tuple(calls)
 
 
 # --------------------------------------------------------------------------- helpers

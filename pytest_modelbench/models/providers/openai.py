@@ -34,16 +34,17 @@ count; None when the call did not stream or produced none); ``latency_ms`` to th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from ..._exceptions import ConfigError
-from ..completion import Completion
+from ..completion import Completion, openai_tool_calls
 from ._http import (
     CallErrors,
     Deadline,
@@ -132,6 +133,7 @@ class OpenAIProvider:
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
         self._url = f"{self.base_url}{_ENDPOINT}"
+        self._secret = secret
         self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
 
@@ -167,6 +169,74 @@ class OpenAIProvider:
         ``status_code`` is the last status or None), ModelTimeoutError, ModelResponseError
         (truncated stream, body that is not JSON, an error object in the stream).
         """
+        request_params, call_timeout = self._prepare(messages, max_tokens, temperature, timeout, params)
+        attempts = 0
+
+        def attempt() -> Completion:
+            nonlocal attempts
+            attempts += 1
+            # Each fallback turns one thing off for good, so at most 3 can happen.
+            return send_with_fallbacks(
+                lambda: self._attempt(messages, request_params, call_timeout), _MAX_FALLBACKS
+            )
+
+        completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
+
+    async def acomplete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        timeout: float | None = None,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        **params: Any,
+    ) -> Completion:
+        """:meth:`complete` without blocking: the same request, retries, fallbacks, measurements
+        and errors, sent with an ``httpx.AsyncClient``.
+
+        ``client`` is the connection pool to use (from :meth:`async_client`, or any AsyncClient:
+        the provider adds its headers to each request); without one, a client is opened for
+        this call and closed after it (a new connection each time). ``sleep`` replaces
+        ``asyncio.sleep`` between retries.
+        """
+        from ._async import acall_with_retries, asend_with_fallbacks
+
+        request_params, call_timeout = self._prepare(messages, max_tokens, temperature, timeout, params)
+        attempts = 0
+
+        async def run(pool: httpx.AsyncClient) -> Completion:
+            async def attempt() -> Completion:
+                nonlocal attempts
+                attempts += 1
+                return await asend_with_fallbacks(
+                    lambda: self._aattempt(pool, messages, request_params, call_timeout), _MAX_FALLBACKS
+                )
+
+            options = {} if sleep is None else {"sleep": sleep}
+            return await acall_with_retries(attempt, policy=self._policy, **options)
+
+        if client is None:
+            async with self.async_client() as pool:
+                completion = await run(pool)
+        else:
+            completion = await run(client)
+        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
+
+    def async_client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+        """A new ``httpx.AsyncClient`` with this provider's headers and timeouts, for
+        :meth:`acomplete`; the caller closes it (``await client.aclose()``) on its event loop."""
+        from ._async import make_async_client
+
+        return make_async_client(_default_headers(self._secret), self.timeout, transport)
+
+    def _prepare(
+        self, messages: Any, max_tokens: int | None, temperature: float | None,
+        timeout: float | None, params: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], float]:
+        """Check a call's arguments: its request parameters and its timeout in seconds."""
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; create a new provider")
         check_messages(messages)
@@ -178,14 +248,7 @@ class OpenAIProvider:
         request_params = merge_request_params(
             self.params, params, max_tokens=max_tokens, temperature=temperature
         )
-
-        def attempt() -> Completion:
-            # Each fallback turns one thing off for good, so at most 3 can happen.
-            return send_with_fallbacks(
-                lambda: self._attempt(messages, request_params, call_timeout), _MAX_FALLBACKS
-            )
-
-        return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        return request_params, call_timeout
 
     def close(self) -> None:
         """Close the connection pool. Idempotent."""
@@ -227,11 +290,36 @@ class OpenAIProvider:
                     response, deadline, self._errors, _StreamAssembly(self._errors),
                     end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
                 )
-            return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
+            return json_completion(read_json_object(response, deadline, self._errors), deadline.start, self._errors)
+
+    async def _aattempt(
+        self, client: httpx.AsyncClient, messages: list[dict], request_params: dict[str, Any], seconds: float
+    ) -> Completion:
+        from ._async import aopen_response, aread_error_body, aread_json_object, aread_sse_stream
+
+        body = self._body(messages, request_params)
+        async with aopen_response(
+            client, self._url, body, seconds=seconds, errors=self._errors, headers=_default_headers(self._secret)
+        ) as opened:
+            response, deadline = opened.response, opened.deadline
+            if not response.is_success:
+                error_body = await aread_error_body(response, deadline)
+                self._judge_rejection(response, body, error_body)
+            check_headers_in_time(deadline, self._errors)
+            if is_event_stream(response, body):
+                return await aread_sse_stream(
+                    response, deadline, self._errors, _StreamAssembly(self._errors),
+                    end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
+                )
+            reply = await aread_json_object(response, deadline, self._errors)
+            return json_completion(reply, deadline.start, self._errors)
 
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
-        error_body = read_error_body(response, deadline)
+        self._judge_rejection(response, body, read_error_body(response, deadline))
+
+    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: bytes) -> None:
+        """Fall back, retry or fail after a non-2xx response whose error body was read. Always raises."""
         if self._fall_back(response.status_code, error_body.decode("utf-8", errors="replace"), body):
             raise FellBack
         raise status_failure(response, error_body, self._errors, self._policy)
@@ -256,28 +344,32 @@ class OpenAIProvider:
             return True
         return False
 
-    def _json_completion(self, reply: JSONReply, sent_at: float) -> Completion:
-        payload = reply.payload
-        if payload.get("error"):
-            raise self._errors.response(f"server returned an error: {error_excerpt(reply.body)}")
-        choices = payload.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise self._errors.response(f"response has no choices: {error_excerpt(reply.body)!r}")
-        choice = choices[0]
-        message = choice.get("message")
-        text = _message_text(message.get("content") if isinstance(message, dict) else None)
-        usage = payload.get("usage")
-        return Completion(
-            text=text,
-            input_tokens=token_count(usage, "prompt_tokens"),
-            output_tokens=token_count(usage, "completion_tokens"),
-            latency_ms=(reply.last_at - sent_at) * 1000.0,
-            ttft_ms=None,
-            finish_reason=str_or_none(choice.get("finish_reason")),
-            raw=payload,
-            cached_input_tokens=_detail_count(usage, "prompt_tokens_details", "cached_tokens"),
-            reasoning_tokens=_detail_count(usage, "completion_tokens_details", "reasoning_tokens"),
-        )
+
+
+def json_completion(reply: JSONReply, sent_at: float, errors: CallErrors) -> Completion:
+    """The Completion of a whole (non-streamed) ``chat.completion`` body received at ``reply.last_at``."""
+    payload = reply.payload
+    if payload.get("error"):
+        raise errors.response(f"server returned an error: {error_excerpt(reply.body)}")
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise errors.response(f"response has no choices: {error_excerpt(reply.body)!r}")
+    choice = choices[0]
+    message = choice.get("message")
+    text = _message_text(message.get("content") if isinstance(message, dict) else None)
+    usage = payload.get("usage")
+    return Completion(
+        text=text,
+        input_tokens=token_count(usage, "prompt_tokens"),
+        output_tokens=token_count(usage, "completion_tokens"),
+        latency_ms=(reply.last_at - sent_at) * 1000.0,
+        ttft_ms=None,
+        finish_reason=str_or_none(choice.get("finish_reason")),
+        raw=payload,
+        cached_input_tokens=_detail_count(usage, "prompt_tokens_details", "cached_tokens"),
+        reasoning_tokens=_detail_count(usage, "completion_tokens_details", "reasoning_tokens"),
+        tool_calls=openai_tool_calls(message.get("tool_calls")) if isinstance(message, dict) else (),
+    )
 
 
 # --------------------------------------------------------------------------- stream assembly
@@ -432,6 +524,7 @@ class _StreamAssembly:
             raw=raw,
             cached_input_tokens=_detail_count(self.usage, "prompt_tokens_details", "cached_tokens"),
             reasoning_tokens=_detail_count(self.usage, "completion_tokens_details", "reasoning_tokens"),
+            tool_calls=openai_tool_calls(raw["choices"][0]["message"].get("tool_calls")) if self.choices else (),
         )
 
 
@@ -462,3 +555,8 @@ def _detail_count(usage: Any, details: str, name: str) -> int | None:
     if not isinstance(usage, Mapping):
         return None
     return token_count(usage.get(details), name)
+
+
+#: The parser of a chat-completion event stream, for code that reads streams it did not send
+#: (the metered transport of ``models/metering.py``).
+ChatStreamAssembly = _StreamAssembly
