@@ -25,6 +25,8 @@ class Settings:
     strict: bool = False
     timeout: float = 60.0
     retries: int = 2
+    #: ``--modelbench-concurrency``: model calls in flight per model; None = the default policy.
+    concurrency: int | None = None
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
     tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -50,6 +52,7 @@ class Settings:
             "strict": self.strict,
             "timeout": self.timeout,
             "retries": self.retries,
+            "concurrency": self.concurrency,
             "category_weights": dict(self.categories),
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
@@ -169,6 +172,8 @@ def resolve(
         strict=parse_bool(values.get("strict") or False, "modelbench strict"),
         timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
         retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
+        concurrency=None if values.get("concurrency") in (None, "") else parse_int(
+            values["concurrency"], "modelbench concurrency", 1),
         categories=categories,
         named_models=named,
         tool=dict(tool),
