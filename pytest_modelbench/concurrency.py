@@ -15,7 +15,9 @@ what any other item sees: the item shares the parent collectors of the item pyte
 (so its teardown pops the item alone) and every fixture it uses that is wider than a function
 is already set up with the item's parameters (so a probe never sets up or tears down a module's
 or class's fixtures; the first item of a module is probed only when its collectors need no
-setup of their own).
+setup of their own). One exception: the item about to run may be probed before a wider
+fixture of an installed plugin is set up (pytest-asyncio's session-wide event loop policy,
+which every item uses), since its own setup would set it up next anyway.
 
 Also here: the progress line, shown while a test waits for a model's answer (in place on a
 terminal; a plain line every 30 s otherwise), the warning on a run whose calls went live, and
@@ -77,6 +79,7 @@ class ConcurrentRuns:
         self._chains: dict[Any, list[Any]] = {}
         self._runs_total: dict[str, int] = {}
         self._warned: set[str] = set()
+        self._current: Any = None  # the item about to run, while the lookahead runs before it
         self._started = time.perf_counter()
         self._status = _StatusLine(config, self._status_text)
         if not hasattr(config, "workerinput"):
@@ -109,7 +112,11 @@ class ConcurrentRuns:
         session = item.session
         prefetcher = self.prefetcher(session)
         if not (session.shouldfail or session.shouldstop):
-            prefetcher.before(item, nextitem)
+            self._current = item
+            try:
+                prefetcher.before(item, nextitem)
+            finally:
+                self._current = None
         try:
             return (yield)
         finally:
@@ -186,6 +193,8 @@ class ConcurrentRuns:
                 if not definitions or definitions[-1].scope == "function":
                     continue
                 cached = definitions[-1].cached_result
+                if cached is None and item is self._current and _from_installed_package(definitions[-1]):
+                    continue  # a plugin's fixture the item sets up next anyway (pytest-asyncio's policy)
                 if cached is None or cached[2] is not None:
                     return False
                 try:
@@ -209,6 +218,20 @@ class ConcurrentRuns:
         finally:
             item._report_sections[:] = sections
             item.user_properties[:] = properties
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
+    def pytest_runtest_makereport_of_probe(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """A probe's report is never shown: make it without formatting a traceback (which
+        reads and parses the test's source, milliseconds per report)."""
+        state = item.stash.get(self._run_key, None)
+        if state is None or not state.probing:
+            return None
+        failed = call.excinfo is not None
+        return pytest.TestReport(
+            item.nodeid, item.location, keywords={}, outcome="failed" if failed else "passed",
+            longrepr=f"{call.excinfo.typename}: {call.excinfo.value}" if failed else None, when=call.when,
+            duration=call.duration, start=call.start, stop=call.stop,
+        )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -252,6 +275,13 @@ class ConcurrentRuns:
             terminalreporter.write_sep("-", "modelbench: concurrent model calls")
             for line in lines:
                 terminalreporter.write_line(line)
+
+
+def _from_installed_package(fixturedef: Any) -> bool:
+    """Whether a fixture is defined by an installed package (a plugin), not by the project."""
+    code = getattr(getattr(fixturedef, "func", None), "__code__", None)
+    path = "" if code is None else code.co_filename.replace("\\", "/")
+    return "/site-packages/" in path or "/dist-packages/" in path or "/_pytest/" in path
 
 
 def _xdist_worker(config: pytest.Config) -> Any:

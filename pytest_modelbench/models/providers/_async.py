@@ -135,12 +135,15 @@ async def aread_sse_stream(
     """:func:`~._http.read_sse_stream` on an async response (same rules, same messages)."""
     decoder = SSEDecoder()
     bytes_received = 0
+    body = aiter_body(response, deadline)
     try:
-        async for received in aiter_body(response, deadline):
+        async for received in body:
             bytes_received += len(received.data)
             for event in decoder.feed(received.data):
                 if assembly.add(event, received.at):
-                    return assembly.completion(deadline.start, received.at)
+                    completion = assembly.completion(deadline.start, received.at)
+                    await _finish_body(body)
+                    return completion
     except DeadlineExceeded:
         raise errors.timeout(deadline.seconds, "while the stream was still arriving") from None
     except httpx.TimeoutException as exc:
@@ -171,6 +174,26 @@ async def aread_sse_stream(
         f"stream ended before {end_marker} and before a {stop_field}, so the reply is "
         f"truncated ({assembly.progress()})"
     )
+
+
+#: After a stream's end marker, how long the end of its body may take to arrive, and how many
+#: bytes of it are read, for the connection to go back to the pool.
+DRAIN_S = 0.05
+DRAIN_LIMIT = 65536
+
+
+async def _finish_body(body: AsyncIterator[Received]) -> None:
+    """Read the end of a body whose answer is complete (normally the close of the chunked
+    encoding, sent with the end marker), so that the connection goes back to the pool rather
+    than being closed; after :data:`DRAIN_S` seconds or :data:`DRAIN_LIMIT` bytes, give up
+    (the connection is closed, as it would have been)."""
+    drained = 0
+    try:
+        while drained <= DRAIN_LIMIT:
+            received = await asyncio.wait_for(body.__anext__(), DRAIN_S)
+            drained += len(received.data)
+    except (StopAsyncIteration, asyncio.TimeoutError, DeadlineExceeded, httpx.HTTPError):
+        pass
 
 
 async def aread_json_object(response: httpx.Response, deadline: Deadline, errors: CallErrors) -> JSONReply:
