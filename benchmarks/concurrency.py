@@ -1,0 +1,326 @@
+"""Concurrent model calls: pytest-modelbench against inspect_ai, on the same local server.
+
+The server (``tests/chat_server.py``, its own process) is OpenAI-compatible and replays the
+recorded GSM8K solutions of the ``175b_verification`` system from
+``../shared/data/gsm8k/example_model_solutions.jsonl``: the first word 500 ms after the
+request, one more word every 5 ms (streamed, or as one JSON body after the same time). Both
+tools send each question as the user message, and the same process-tree measurements are
+taken: wall time from start to exit, and the peak of the summed resident memory (RSS) of the
+tool's process and all its children, sampled every 20 ms from /proc (Linux).
+
+Scenarios (each run alternates the tools and repeats, the median is reported):
+
+1. ``gsm8k-32``: 200 questions, one process, ``--modelbench-concurrency=32`` against
+   ``inspect eval --max-connections 32``. Targets: wall time ratio <= 1 (goal <= 0.8), peak
+   RSS ratio <= 2, exactly 110 passes (the recorded labels of the 200 solutions).
+2. ``scaling``: 1,000 calls (200 questions x 5 runs / epochs) at 32, 64 and 128 in flight,
+   both tools: where scaling stops.
+3. ``limiter``: the same server answering ``429`` above 20 requests/s (a sliding one-second
+   window; with ``retry-after-ms``, and once without any hint); 200 questions at
+   ``--modelbench-concurrency=32``: no error runs, achieved rate (accepted requests per second
+   between the first and the last, from the server's own clock) within 10% of 20/s.
+4. ``cached``: every answer in the response store (``--modelbench-cache``, recorded first);
+   the cached session with ``--modelbench-concurrency=32`` against the same session without
+   it. Target ratio <= 1.2.
+
+inspect_ai is installed by this script in a virtual environment of its own (``pip install
+inspect_ai openai``, once, in ``--inspect-venv``, default ``~/.cache/pytest-modelbench/
+inspect-venv``) and run as ``inspect eval TASK --model openai/gsm8k-replay`` with
+``OPENAI_BASE_URL`` pointing at the server and ``-M responses_api=false`` (for a model it does
+not know, inspect's OpenAI provider would use the Responses API, which a chat-completions server
+does not serve); each of its runs is checked to have succeeded (its log's status).
+
+    python benchmarks/concurrency.py [--scenarios gsm8k-32,scaling,limiter,cached] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "gsm8k"
+sys.path.insert(0, str(ROOT / "tests"))
+
+from chat_server import server_process  # noqa: E402
+
+SYSTEM = "175b_verification"
+MODEL = "gsm8k-replay"
+
+MODELBENCH_TEST = '''
+import json
+import pytest
+from pytest_modelbench.scorers import extract_final_number, numeric_match
+
+with open({test_file!r}, encoding="utf-8") as handle:
+    ROWS = [json.loads(line) for line in handle if line.strip()][:{questions}]
+
+
+@pytest.mark.modelbench(category="reasoning", runs={runs})
+@pytest.mark.parametrize("row", ROWS, ids=[f"q{{index:04d}}" for index in range(len(ROWS))])
+def test_gsm8k(model, row):
+    reply = model.complete(row["question"])
+    truth = extract_final_number(row["answer"], strict=True)
+    assert numeric_match(reply.text, truth, strict=True).passed
+'''
+
+INSPECT_TASK = '''
+import json
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import match
+from inspect_ai.solver import generate
+
+
+@task
+def gsm8k():
+    with open({test_file!r}, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()][:{questions}]
+    samples = [Sample(input=row["question"], target=row["answer"].split("####")[-1].strip()) for row in rows]
+    return Task(dataset=samples, solver=generate(), scorer=match(numeric=True))
+'''
+
+
+#: Run with inspect's Python: the last log of a directory succeeded; print its accuracy.
+INSPECT_LOG_CHECK = """
+import sys
+from pathlib import Path
+from inspect_ai.log import read_eval_log
+log = read_eval_log(str(sorted(Path(sys.argv[1]).glob("*.eval"))[-1]))
+if log.status != "success":
+    sys.exit(f"status {log.status}: {log.error.message if log.error else ''}")
+print(log.results.scores[0].metrics["accuracy"].value)
+"""
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _tree_rss_mb(root: int) -> float:
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            continue
+        stack.extend(_children(pid))
+    return total / 2**20
+
+
+def measured(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak process-tree RSS (MiB) and output of one command."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0.0
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_mb(process.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    reader.join()
+    return wall, peak, "".join(output)
+
+
+# --------------------------------------------------------------------------- the tools
+
+
+def inspect_venv(path: Path) -> Path:
+    """inspect_ai in a virtual environment of its own (made once)."""
+    executable = path / "bin" / "inspect"
+    if not executable.exists():
+        print(f"installing inspect_ai into {path} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(path / "bin" / "pip"), "install", "-q", "inspect_ai", "openai"], check=True)
+    version = subprocess.run([str(path / "bin" / "python"), "-c", "import inspect_ai; print(inspect_ai.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    print(f"inspect_ai {version}", flush=True)
+    return executable
+
+
+class Tools:
+    def __init__(self, work: Path, inspect: Path, questions: int) -> None:
+        self.work = work
+        self.inspect = inspect
+        self.questions = questions
+
+    def modelbench(self, url: str, *, concurrency: int | None, runs: int = 1, extra: tuple[str, ...] = (),
+                   name: str = "run") -> dict:
+        project = self.work / f"modelbench-{runs}"
+        project.mkdir(exist_ok=True)
+        (project / "test_gsm8k.py").write_text(MODELBENCH_TEST.format(
+            test_file=str(SHARED / "test.jsonl"), questions=self.questions, runs=runs))
+        results = project / f"{name}.json"
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                   f"--modelbench-models=openai:{MODEL}@{url}", f"--modelbench-json={results}", *extra]
+        if concurrency is not None:
+            command.append(f"--modelbench-concurrency={concurrency}")
+        wall, rss, output = measured(command, cwd=project)
+        if not results.exists():
+            raise SystemExit(f"pytest failed:\n{output[-3000:]}")
+        runs_ = json.loads(results.read_text())["runs"]
+        return {"wall_s": wall, "rss_mb": rss, "passed": sum(run["outcome"] == "passed" for run in runs_),
+                "errors": sum(run["outcome"] == "error" for run in runs_), "runs": len(runs_),
+                "retries": sum(run.get("retries") or 0 for run in runs_)}
+
+    def inspect_eval(self, url: str, *, connections: int, epochs: int = 1) -> dict:
+        project = self.work / "inspect"
+        project.mkdir(exist_ok=True)
+        (project / "gsm8k_task.py").write_text(INSPECT_TASK.format(
+            test_file=str(SHARED / "test.jsonl"), questions=self.questions))
+        env = {**os.environ, "OPENAI_BASE_URL": url, "OPENAI_API_KEY": "not-needed", "INSPECT_LOG_DIR": str(project / "logs")}
+        # responses_api=false: inspect's OpenAI provider would otherwise ask this unknown model
+        # through the Responses API (POST /v1/responses), which the chat-completions server lacks.
+        command = [str(self.inspect), "eval", "gsm8k_task.py", "--model", f"openai/{MODEL}",
+                   "-M", "responses_api=false", "--max-connections", str(connections), "--epochs", str(epochs),
+                   "--display", "none", "--no-log-samples"]
+        wall, rss, output = measured(command, cwd=project, env=env)
+        check = subprocess.run(
+            [str(self.inspect.parent / "python"), "-c", INSPECT_LOG_CHECK, str(project / "logs")],
+            capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SystemExit(f"inspect eval did not succeed:\n{check.stdout}{check.stderr}\n{output[-3000:]}")
+        return {"wall_s": wall, "rss_mb": rss, "accuracy": float(check.stdout.strip())}
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
+
+
+def _server_stats(url: str) -> dict:
+    import httpx
+
+    return httpx.get(url.removesuffix("/v1") + "/stats", timeout=30).json()
+
+
+def _clear(url: str) -> None:
+    import httpx
+
+    httpx.post(url.removesuffix("/v1") + "/stats/clear", timeout=30).raise_for_status()
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def scenario_gsm8k(tools: Tools, url: str, repeats: int) -> None:
+    print("\n== gsm8k-32: 200 questions, 32 in flight, one process ==", flush=True)
+    tools.modelbench(url, concurrency=32, name="warm")  # warm caches (imports, bytecode)
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(tools.modelbench(url, concurrency=32))
+        theirs.append(tools.inspect_eval(url, connections=32))
+    for label, rows in (("pytest-modelbench --modelbench-concurrency=32", ours),
+                        ("inspect_ai --max-connections 32", theirs)):
+        walls = ", ".join(f"{row['wall_s']:.2f}" for row in rows)
+        print(f"{label:48s} wall {_median(rows, 'wall_s'):6.2f} s ({walls})  peak RSS {_median(rows, 'rss_mb'):6.0f} MiB")
+    print(f"passes: {[row['passed'] for row in ours]} of {ours[0]['runs']} (recorded labels: 110); "
+          f"error runs: {[row['errors'] for row in ours]}; inspect_ai accuracy {theirs[0]['accuracy']:.3f}")
+    print(f"ratio wall time  {_median(ours, 'wall_s') / _median(theirs, 'wall_s'):.2f}  (target <= 1, goal <= 0.8)")
+    print(f"ratio peak RSS   {_median(ours, 'rss_mb') / _median(theirs, 'rss_mb'):.2f}  (target <= 2)")
+
+
+def scenario_scaling(tools: Tools, url: str, repeats: int) -> None:
+    print("\n== scaling: 1,000 calls (200 questions x 5) ==", flush=True)
+    floor = {}
+    for level in (32, 64, 128):
+        ours = [tools.modelbench(url, concurrency=level, runs=5) for _ in range(repeats)]
+        theirs = [tools.inspect_eval(url, connections=level, epochs=5) for _ in range(repeats)]
+        ideal = 1000 * 0.8 / level
+        floor[level] = ideal
+        print(f"{level:4d} in flight: pytest-modelbench {_median(ours, 'wall_s'):6.2f} s "
+              f"({_median(ours, 'rss_mb'):4.0f} MiB, {ours[0]['passed']} passed)   inspect_ai "
+              f"{_median(theirs, 'wall_s'):6.2f} s ({_median(theirs, 'rss_mb'):4.0f} MiB)   "
+              f"ratio {_median(ours, 'wall_s') / _median(theirs, 'wall_s'):.2f}   calls alone would take ~{ideal:.1f} s",
+              flush=True)
+
+
+def scenario_limiter(tools: Tools, answers: Path) -> None:
+    print("\n== limiter: 429 above 20 requests/s, 200 questions, 32 in flight ==", flush=True)
+    for hint, options in (("retry-after-ms", ()), ("no hint", ("--no-retry-after",))):
+        with server_process("--answers", str(answers), "--ttft-ms", "500", "--word-ms", "5",
+                            "--rate-per-s", "20", *options) as url:
+            result = tools.modelbench(url, concurrency=32, name="limited")
+            stats = _server_stats(url)
+        accepted = stats["accepted_at"]
+        rate = (len(accepted) - 1) / (accepted[-1] - accepted[0])
+        print(f"{hint:15s}: wall {result['wall_s']:.2f} s, {result['errors']} error runs, {result['passed']} passed, "
+              f"{stats['throttled']} answered 429, {result['retries']} retries in the records; achieved "
+              f"{rate:.2f} requests/s = {rate / 20:.3f} of 20/s (target within 10%)", flush=True)
+
+
+def scenario_cached(tools: Tools, url: str, repeats: int) -> None:
+    print("\n== cached: every answer in the response store ==", flush=True)
+    store = tools.work / "store.sqlite"
+    cache = (f"--modelbench-cache={store}",)
+    tools.modelbench(url, concurrency=32, extra=cache, name="record")
+    plain, concurrent = [], []
+    for _ in range(repeats):
+        plain.append(tools.modelbench(url, concurrency=None, extra=cache))
+        concurrent.append(tools.modelbench(url, concurrency=32, extra=cache))
+    for label, rows in (("plain cached session", plain), ("--modelbench-concurrency=32", concurrent)):
+        walls = ", ".join(f"{row['wall_s']:.2f}" for row in rows)
+        print(f"{label:28s} {_median(rows, 'wall_s'):.2f} s ({walls})")
+    print(f"ratio {_median(concurrent, 'wall_s') / _median(plain, 'wall_s'):.2f} (target <= 1.2)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenarios", default="gsm8k-32,scaling,limiter,cached")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--inspect-venv", type=Path,
+                        default=Path.home() / ".cache" / "pytest-modelbench" / "inspect-venv")
+    options = parser.parse_args()
+    if not (SHARED / "example_model_solutions.jsonl").is_file():
+        raise SystemExit(f"the GSM8K data is not in {SHARED}")
+    scenarios = options.scenarios.split(",")
+    inspect = inspect_venv(options.inspect_venv) if {"gsm8k-32", "scaling"} & set(scenarios) else Path("inspect")
+    with tempfile.TemporaryDirectory(prefix="modelbench-concurrency-") as tmp:
+        work = Path(tmp)
+        answers = work / "answers.json"
+        with (SHARED / "example_model_solutions.jsonl").open(encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        answers.write_text(json.dumps({row["question"]: row[SYSTEM]["solution"] for row in rows}))
+        labels = sum(row[SYSTEM]["is_correct"] for row in rows[:options.questions])
+        print(f"{options.questions} questions; recorded labels of {SYSTEM}: {labels} correct", flush=True)
+        tools = Tools(work, inspect, options.questions)
+        with server_process("--answers", str(answers), "--ttft-ms", "500", "--word-ms", "5") as url:
+            if "gsm8k-32" in scenarios:
+                scenario_gsm8k(tools, url, options.repeats)
+            if "scaling" in scenarios:
+                scenario_scaling(tools, url, max(1, options.repeats - 1))
+            if "cached" in scenarios:
+                scenario_cached(tools, url, options.repeats)
+        if "limiter" in scenarios:
+            scenario_limiter(tools, answers)
+
+
+if __name__ == "__main__":
+    main()
