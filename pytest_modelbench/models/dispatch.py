@@ -15,7 +15,8 @@ Each attempt of a call:
 3. asks the provider for exactly one attempt: its native ``acomplete`` with ``max_retries=0``
    and a connection pool of the channel whose responses the limiter sees (status and rate
    limit headers), else its ``complete`` in a worker thread (which retries by itself);
-4. on a throttle (429, 529, or the connection closed before any response) tells the limiter
+4. on a throttle (429, 529, or the connection closed after the request was sent, before any
+   response: a server shedding load) tells the limiter
    (window halved, endpoint paused) and tries again, up to :data:`THROTTLE_RETRIES` times; on
    another failure the provider would retry (HTTP 408/409/>=500, a timeout before the
    response), waits as :class:`~.providers._http.RetryPolicy` says and tries again, up to
@@ -118,6 +119,17 @@ def _gave_up(error: ModelCallError, attempts: int) -> ModelCallError:
     if attempts <= 1:
         return error
     return type(error)(f"{error} (gave up after {attempts} attempts)", status_code=error.status_code)
+
+
+def _shed(error: ModelCallError, seen: Any) -> bool:
+    """Whether a failure is a server shedding load: the connection closed (or reset) after the
+    request was sent, before any response. Not a refused connection (nothing listens) nor a
+    timeout."""
+    import httpx
+
+    return (error.status_code is None and seen is None and not isinstance(error, ModelTimeoutError)
+            and isinstance(error.__cause__, httpx.TransportError)
+            and not isinstance(error.__cause__, httpx.ConnectError))
 
 
 def _takes_max_retries(method: Any) -> bool:
@@ -240,7 +252,7 @@ class ModelChannel:
                 status = exc.status_code
                 headers = seen[1] if seen is not None and seen[0] == status else None
                 timed_out = isinstance(exc, ModelTimeoutError)
-                if throttle_status(status) or (status is None and not timed_out and seen is None):
+                if throttle_status(status) or _shed(exc, seen):
                     await limiter.throttled(slot, headers)
                     limiter.release(slot)
                     self._ended_call(throttled=True)

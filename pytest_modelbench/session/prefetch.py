@@ -20,8 +20,9 @@ Which runs are probed, before the run in turn:
 * not a run whose last probe reached its end (all its calls are known), nor one that will
   never be probed again (a call that is not reproducible, an app client), nor one with a call
   still in flight;
-* not a run that has already as many calls as the finished runs of its test function needed
-  (learned as the session goes: a probe that would run to the end gains nothing);
+* not a run that has already as many calls as the runs of its test function needed (learned
+  as the session goes, from the runs that finished and the probes that ran to the end: a
+  probe that would run to the end gains nothing);
 * a run of a test function whose last probes all found every answer known already (from the
   response cache) only now and then, until a probe sends a call again;
 * only while its model has fewer than two rounds of calls (``2 × concurrency``) queued or in
@@ -83,16 +84,21 @@ class Prefetcher:
         """The run ``current`` is about to run: top up the calls in flight behind it.
 
         ``current`` itself is probed first when it never was (the first run of a module): its
-        first call then goes out ahead of the others; a probe of ``current`` hands pytest
-        ``nextitem`` as the next item, any other probe ``current``.
+        first call then goes out ahead of the others (a run probed before is not probed again
+        just before it runs: its next calls are made as it runs). A probe of ``current`` hands
+        pytest ``nextitem`` as the next item, any other probe ``current``.
         """
-        if nextitem is not None:
+        if nextitem is not None and all(prefetch.probes == 0 for prefetch in self._prefetches(current)):
             self._consider(current, nextitem)
         for distance, run in enumerate(self._upcoming(current, nextitem)):
             if distance >= self.lookahead:
                 break
             if run is not current:
                 self._consider(run, current)
+
+    def _prefetches(self, run: Any) -> tuple[Any, ...]:
+        state = self._state_of(run)
+        return () if state is None else state.prefetches
 
     def _consider(self, run: Any, then: Any) -> None:
         state = self._state_of(run)
@@ -144,6 +150,9 @@ class Prefetcher:
             self._idle_streak[family] = self._idle_streak.get(family, 0) + 1
             for prefetch in prefetches:
                 prefetch.complete = True
+            # this run makes exactly this many calls: its family's other runs need no more probes
+            made = sum(prefetch.reached for prefetch in prefetches)
+            self.calls_per_family[family] = max(made, self.calls_per_family.get(family, 0))
 
     def after(self, run: Any, name: str) -> None:
         """``run`` (a run of model ``name``) has run and been reported: learn how many calls
