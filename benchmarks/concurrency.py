@@ -19,7 +19,11 @@ Scenarios (each run alternates the tools and repeats, the median is reported):
    window; with ``retry-after-ms``, and once without any hint); 200 questions at
    ``--modelbench-concurrency=32``: no error runs, achieved rate (accepted requests per second
    between the first and the last, from the server's own clock) within 10% of 20/s.
-4. ``cached``: every answer in the response store (``--modelbench-cache``, recorded first);
+4. ``rounds``: the lookahead against the design the issue suggested (rounds: every run run up
+   to its next unknown call, a barrier until all those answers are in, again, then the runs
+   reported), emulated with the same machinery (``ROUNDS_CONFTEST``): 200 one-call tasks, and
+   100 tasks of three calls in a row, at 32 in flight.
+5. ``cached``: every answer in the response store (``--modelbench-cache``, recorded first);
    the cached session with ``--modelbench-concurrency=32`` against the same session without
    it. Target ratio <= 1.2.
 
@@ -30,7 +34,7 @@ inspect-venv``) and run as ``inspect eval TASK --model openai/gsm8k-replay`` wit
 not know, inspect's OpenAI provider would use the Responses API, which a chat-completions server
 does not serve); each of its runs is checked to have succeeded (its log's status).
 
-    python benchmarks/concurrency.py [--scenarios gsm8k-32,scaling,limiter,cached] [--repeats 3]
+    python benchmarks/concurrency.py [--scenarios gsm8k-32,scaling,rounds,limiter,cached] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -71,6 +75,56 @@ def test_gsm8k(model, row):
     reply = model.complete(row["question"])
     truth = extract_final_number(row["answer"], strict=True)
     assert numeric_match(reply.text, truth, strict=True).passed
+'''
+
+FOLLOW_UP_TEST = '''
+import json
+import pytest
+from pytest_modelbench.scorers import extract_final_number, numeric_match
+
+with open({test_file!r}, encoding="utf-8") as handle:
+    ROWS = [json.loads(line) for line in handle if line.strip()][:{questions}]
+
+
+@pytest.mark.modelbench(category="reasoning", runs={runs})
+@pytest.mark.parametrize("row", ROWS, ids=[f"q{{index:04d}}" for index in range(len(ROWS))])
+def test_gsm8k(model, row):
+    """Three calls in a row: the question, then two follow-ups built from the answers."""
+    reply = model.complete(row["question"])
+    number = extract_final_number(reply.text) or 0
+    second = model.complete(f"What is {{int(number)}} + 1?")
+    third = model.complete(f"What is {{second.text.split()[-1]}} + 1?")
+    truth = extract_final_number(row["answer"], strict=True)
+    assert numeric_match(reply.text, truth, strict=True).passed and third.text == f"A: {{int(number) + 2}}"
+'''
+
+#: A conftest that turns the session into the design the issue suggested: rounds. Before any
+#: test runs, every benchmark run is run (suspended at its first unknown call) and the session
+#: waits for all the answers, then again for the next call, ``rounds`` times; only then are the
+#: runs run and reported, every answer known. The lookahead is switched off. It uses the same
+#: machinery (probes, channels, limiter), so only the schedule differs.
+ROUNDS_CONFTEST = '''
+import pytest
+
+ROUNDS = {rounds}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    runs = session.config.pluginmanager.get_plugin("modelbench-concurrency")
+    prefetcher = runs.prefetcher(session)
+    prefetcher.before = lambda current, nextitem: None
+    items = session.items
+    for _ in range(ROUNDS):
+        for position, run in enumerate(items):
+            state = runs._state_of(run)
+            if state is not None and not any(p.serial or p.complete for p in state.prefetches):
+                prefetcher._probe(run, items[1] if position == 0 else items[0], state)
+        for run in items:  # the barrier: every answer of the round
+            state = runs._state_of(run)
+            for prefetch in () if state is None else state.prefetches:
+                for call in prefetch.calls.values():
+                    call.future.exception()
 '''
 
 INSPECT_TASK = '''
@@ -166,17 +220,23 @@ def inspect_venv(path: Path) -> Path:
 
 
 class Tools:
-    def __init__(self, work: Path, inspect: Path, questions: int) -> None:
+    def __init__(self, work: Path, inspect: Path, questions: int, call_seconds: float) -> None:
         self.work = work
         self.inspect = inspect
         self.questions = questions
+        #: The server's time to answer every question once (first word after 0.5 s, 5 ms a word).
+        self.call_seconds = call_seconds
 
     def modelbench(self, url: str, *, concurrency: int | None, runs: int = 1, extra: tuple[str, ...] = (),
-                   name: str = "run") -> dict:
-        project = self.work / f"modelbench-{runs}"
+                   name: str = "run", follow_ups: bool = False, rounds: int | None = None,
+                   questions: int | None = None) -> dict:
+        questions = questions or self.questions
+        project = self.work / f"modelbench-{runs}-{'follow' if follow_ups else 'single'}-{rounds}-{questions}"
         project.mkdir(exist_ok=True)
-        (project / "test_gsm8k.py").write_text(MODELBENCH_TEST.format(
-            test_file=str(SHARED / "test.jsonl"), questions=self.questions, runs=runs))
+        (project / "test_gsm8k.py").write_text((FOLLOW_UP_TEST if follow_ups else MODELBENCH_TEST).format(
+            test_file=str(SHARED / "test.jsonl"), questions=questions, runs=runs))
+        if rounds is not None:
+            (project / "conftest.py").write_text(ROUNDS_CONFTEST.format(rounds=rounds))
         results = project / f"{name}.json"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                    f"--modelbench-models=openai:{MODEL}@{url}", f"--modelbench-json={results}", *extra]
@@ -244,21 +304,35 @@ def scenario_gsm8k(tools: Tools, url: str, repeats: int) -> None:
           f"error runs: {[row['errors'] for row in ours]}; inspect_ai accuracy {theirs[0]['accuracy']:.3f}")
     print(f"ratio wall time  {_median(ours, 'wall_s') / _median(theirs, 'wall_s'):.2f}  (target <= 1, goal <= 0.8)")
     print(f"ratio peak RSS   {_median(ours, 'rss_mb') / _median(theirs, 'rss_mb'):.2f}  (target <= 2)")
+    print(f"the calls alone, 32 at a time: {tools.call_seconds / 32:.1f} s")
 
 
 def scenario_scaling(tools: Tools, url: str, repeats: int) -> None:
     print("\n== scaling: 1,000 calls (200 questions x 5) ==", flush=True)
-    floor = {}
     for level in (32, 64, 128):
         ours = [tools.modelbench(url, concurrency=level, runs=5) for _ in range(repeats)]
         theirs = [tools.inspect_eval(url, connections=level, epochs=5) for _ in range(repeats)]
-        ideal = 1000 * 0.8 / level
-        floor[level] = ideal
+        ideal = 5 * tools.call_seconds / level
         print(f"{level:4d} in flight: pytest-modelbench {_median(ours, 'wall_s'):6.2f} s "
               f"({_median(ours, 'rss_mb'):4.0f} MiB, {ours[0]['passed']} passed)   inspect_ai "
               f"{_median(theirs, 'wall_s'):6.2f} s ({_median(theirs, 'rss_mb'):4.0f} MiB)   "
               f"ratio {_median(ours, 'wall_s') / _median(theirs, 'wall_s'):.2f}   calls alone would take ~{ideal:.1f} s",
               flush=True)
+
+
+def scenario_rounds(tools: Tools, url: str, repeats: int) -> None:
+    print("\n== design: the lookahead against rounds, 32 in flight ==", flush=True)
+    for label, options in (("200 questions, one call each", {"follow_ups": False, "rounds": 1}),
+                           ("100 questions, three calls in a row each", {"follow_ups": True, "rounds": 3,
+                                                                           "questions": 100})):
+        lookahead, rounds = [], []
+        for _ in range(repeats):
+            plain = {key: value for key, value in options.items() if key != "rounds"}
+            lookahead.append(tools.modelbench(url, concurrency=32, **plain))
+            rounds.append(tools.modelbench(url, concurrency=32, **options))
+        assert [row["passed"] for row in lookahead] == [row["passed"] for row in rounds]
+        print(f"{label:42s} lookahead {_median(lookahead, 'wall_s'):6.2f} s   rounds {_median(rounds, 'wall_s'):6.2f} s"
+              f"   ratio {_median(lookahead, 'wall_s') / _median(rounds, 'wall_s'):.2f}", flush=True)
 
 
 def scenario_limiter(tools: Tools, answers: Path) -> None:
@@ -292,7 +366,7 @@ def scenario_cached(tools: Tools, url: str, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="gsm8k-32,scaling,limiter,cached")
+    parser.add_argument("--scenarios", default="gsm8k-32,scaling,rounds,limiter,cached")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--inspect-venv", type=Path,
@@ -310,12 +384,17 @@ def main() -> None:
         answers.write_text(json.dumps({row["question"]: row[SYSTEM]["solution"] for row in rows}))
         labels = sum(row[SYSTEM]["is_correct"] for row in rows[:options.questions])
         print(f"{options.questions} questions; recorded labels of {SYSTEM}: {labels} correct", flush=True)
-        tools = Tools(work, inspect, options.questions)
+        call_seconds = sum(0.5 + 0.005 * (len(row[SYSTEM]["solution"].split(" ")) - 1)
+                           for row in rows[:options.questions])
+        print(f"the calls take {call_seconds:.1f} s one after another ({call_seconds / options.questions:.3f} s each)")
+        tools = Tools(work, inspect, options.questions, call_seconds)
         with server_process("--answers", str(answers), "--ttft-ms", "500", "--word-ms", "5") as url:
             if "gsm8k-32" in scenarios:
                 scenario_gsm8k(tools, url, options.repeats)
             if "scaling" in scenarios:
                 scenario_scaling(tools, url, max(1, options.repeats - 1))
+            if "rounds" in scenarios:
+                scenario_rounds(tools, url, options.repeats)
             if "cached" in scenarios:
                 scenario_cached(tools, url, options.repeats)
         if "limiter" in scenarios:

@@ -38,6 +38,8 @@ from typing import Any
 
 import pytest
 
+from ._exceptions import ModelError
+
 #: Seconds between redraws of the progress line on a terminal, and between plain lines.
 STATUS_TTY_S = 0.2
 STATUS_PLAIN_S = 30.0
@@ -104,6 +106,7 @@ class ConcurrentRuns:
                 family_of=lambda item: getattr(item, "function", None) or item.nodeid,
                 position_of=lambda item: self._positions.get(item, 0),
                 channel_of=self._channel_of, lookahead=max(64, 8 * widest),
+                answers=self.runtime.engine.answers, wait=self.runtime.engine.wait_any,
             )
         return self._prefetcher
 
@@ -117,6 +120,7 @@ class ConcurrentRuns:
                 prefetcher.before(item, nextitem)
             finally:
                 self._current = None
+                self._status.clear()
         try:
             return (yield)
         finally:
@@ -220,17 +224,28 @@ class ConcurrentRuns:
             item.user_properties[:] = properties
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
-    def pytest_runtest_makereport_of_probe(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-        """A probe's report is never shown: make it without formatting a traceback (which
-        reads and parses the test's source, milliseconds per report)."""
+    def pytest_runtest_makereport_without_traceback(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """Reports whose traceback nobody reads, made without formatting it (that reads and
+        parses the test's source: milliseconds of the one thread that runs the tests, which a
+        concurrent session needs for its probes and runs): a probe's reports, never shown, and
+        a run's failed check of a reply or failed model call outside ``--modelbench-strict``,
+        which the plugin reports as a miss or an error run without a traceback."""
         state = item.stash.get(self._run_key, None)
-        if state is None or not state.probing:
+        if state is None:
             return None
-        failed = call.excinfo is not None
+        excinfo = call.excinfo
+        if state.probing:
+            outcome = "passed" if excinfo is None else "failed"
+        elif (call.when == "call" and excinfo is not None and not self.runtime.settings.strict
+              and isinstance(excinfo.value, (AssertionError, ModelError))):
+            outcome = "failed"
+        else:
+            return None
         return pytest.TestReport(
-            item.nodeid, item.location, keywords={}, outcome="failed" if failed else "passed",
-            longrepr=f"{call.excinfo.typename}: {call.excinfo.value}" if failed else None, when=call.when,
-            duration=call.duration, start=call.start, stop=call.stop,
+            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), outcome,
+            None if excinfo is None else f"{excinfo.typename}: {excinfo.value}", call.when,
+            [(f"Captured {key} {when}", content) for when, key, content in item._report_sections],
+            call.duration, call.start, call.stop, user_properties=item.user_properties,
         )
 
     @pytest.hookimpl(wrapper=True)

@@ -169,7 +169,8 @@ class ModelChannel:
         self._sequence = 0
         self._queue: asyncio.PriorityQueue[tuple[int, int, _Job]] | None = None
         self._workers: list[asyncio.Task[None]] = []
-        self._client: Any = None
+        self._clients: list[Any] = []
+        self._ssl_context: Any = None
         self._stats = ChannelStats(name, concurrency)
 
     def __repr__(self) -> str:
@@ -218,6 +219,7 @@ class ModelChannel:
 
     async def _serve(self) -> None:
         assert self._queue is not None
+        pool: list[Any] = []  # this worker's connection (one call at a time: one connection)
         while True:
             priority, _, job = await self._queue.get()
             with self._lock:
@@ -225,7 +227,7 @@ class ModelChannel:
             if not job.future.set_running_or_notify_cancel():
                 continue  # the run it was fetched for is over
             try:
-                completion = await self._perform(job.request, priority)
+                completion = await self._perform(job.request, priority, pool)
             except asyncio.CancelledError:
                 job.future.set_exception(RuntimeError("the session ended before this model call was answered"))
                 raise
@@ -235,8 +237,9 @@ class ModelChannel:
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(completion)
+            self._engine.answered()
 
-    async def _perform(self, request: CallRequest, priority: int = 0) -> Completion:
+    async def _perform(self, request: CallRequest, priority: int = 0, pool: list[Any] | None = None) -> Completion:
         limiter, limits = self.limiter, self.limits
         retries = failures = throttles = 0
         while True:
@@ -246,7 +249,7 @@ class ModelChannel:
             self._started_call()
             try:
                 await self._spend_check()
-                completion = await self._attempt(request)
+                completion = await self._attempt(request, pool if pool is not None else [])
             except ModelCallError as exc:
                 seen = _LAST_RESPONSE.get()
                 status = exc.status_code
@@ -317,7 +320,7 @@ class ModelChannel:
             else:
                 stats.cost_usd += cost
 
-    async def _attempt(self, request: CallRequest) -> Completion:
+    async def _attempt(self, request: CallRequest, pool: list[Any]) -> Completion:
         provider = self._provider()
         arguments: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature,
                                      "timeout": request.timeout, **request.params}
@@ -325,22 +328,27 @@ class ModelChannel:
         if native is None:
             return await asyncio.to_thread(lambda: provider.complete(request.messages, **arguments))
         if hasattr(provider, "async_client"):
-            arguments["client"] = self._client_for(provider)
+            if not pool:
+                pool.append(self._client_for(provider))
+            arguments["client"] = pool[0]
         if _takes_max_retries(native):
             arguments["max_retries"] = 0
         return await native(request.messages, **arguments)
 
     def _client_for(self, provider: Any) -> Any:
-        """The channel's connection pool: room for every call in flight, responses observed."""
-        if self._client is None:
-            import httpx
+        """A worker's connection pool: one kept-alive connection (httpx's pool scans all its
+        connections, with a system call each, for every request: a pool of one per worker keeps
+        that constant at any concurrency), responses observed, one TLS context for all."""
+        import httpx
 
-            transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(
-                max_connections=None, max_keepalive_connections=self.concurrency))
-            client = provider.async_client(transport=transport)
-            client.event_hooks = {"request": [], "response": [self._observe]}
-            self._client = client
-        return self._client
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        transport = httpx.AsyncHTTPTransport(
+            verify=self._ssl_context, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+        client = provider.async_client(transport=transport)
+        client.event_hooks = {"request": [], "response": [self._observe]}
+        self._clients.append(client)
+        return client
 
     async def _observe(self, response: Any) -> None:
         _LAST_RESPONSE.set((response.status_code, response.headers))
@@ -355,12 +363,12 @@ class ModelChannel:
             while not self._queue.empty():
                 _, _, job = self._queue.get_nowait()
                 job.future.cancel()
-        if self._client is not None:
+        clients, self._clients = self._clients, []
+        for client in clients:
             try:
-                await self._client.aclose()
+                await client.aclose()
             except Exception:  # a broken connection cannot stop the session from ending
                 pass
-            self._client = None
 
 
 class CallEngine:
@@ -378,12 +386,33 @@ class CallEngine:
         self._io = io
         self._threads = threads
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._answered = threading.Condition()
+        self._answers = 0
 
     def add(self, name: str, provider: Callable[[], Provider], **options: Any) -> ModelChannel:
         channel = ModelChannel(name, provider, io=self._io, engine=self, **options)
         self.channels[name] = channel
         self.limiters[channel.limiter.endpoint] = channel.limiter
         return channel
+
+    def answered(self) -> None:
+        """A call's answer (or failure) has arrived: wake whoever waits for one."""
+        with self._answered:
+            self._answers += 1
+            self._answered.notify_all()
+
+    def answers(self) -> int:
+        """How many answers (or failures) have arrived so far."""
+        with self._answered:
+            return self._answers
+
+    def wait_any(self, seen: int) -> None:
+        """Wait until more than ``seen`` answers have arrived, at most :data:`WAIT_TICK_S`
+        seconds (then ``on_wait`` is called: the progress line)."""
+        with self._answered:
+            arrived = self._answered.wait_for(lambda: self._answers != seen, timeout=WAIT_TICK_S)
+        if not arrived and self.on_wait is not None:
+            self.on_wait()
 
     def started(self) -> None:
         """On the loop, at the first call: room for every worker's thread (providers without

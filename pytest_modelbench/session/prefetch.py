@@ -8,11 +8,13 @@ pytest's protocol without reporting anything, up to its first model call whose a
 known yet; that call is sent to the model in the background (``models/dispatch.py``) and the
 probe stops (``models/prefetch.py``). While the runs in front are run and reported, the answers
 of the ones behind arrive, ``concurrency`` at a time per model. A run with k calls in a row is
-probed k times (each probe gets one call further); in its turn it finds every answer waiting
-(or waits for the one still in flight).
+probed k times (each probe gets one call further); before its turn, the lookahead waits, and
+probes what it can meanwhile, until the run has every answer, so it runs without waiting.
 
-Which runs are probed, before the run in turn:
+Which runs are probed, before the run in turn (again at each answer, while the run in turn
+still has a call in flight):
 
+* the run in turn itself, until all its calls are known (it then runs without waiting);
 * the next runs this process will run (``upcoming``), up to ``lookahead`` of them, that may be
   probed now (``can_probe``: for pytest, the same parent collectors, every fixture wider than
   a function already set up with the run's parameters, so a probe never sets up or tears down
@@ -26,7 +28,8 @@ Which runs are probed, before the run in turn:
 * a run of a test function whose last probes all found every answer known already (from the
   response cache) only now and then, until a probe sends a call again;
 * only while its model has fewer than two rounds of calls (``2 × concurrency``) queued or in
-  flight, which keeps every model's connections busy without fetching far ahead.
+  flight (the run in turn always), which keeps every model's connections busy without
+  fetching far ahead.
 
 Does not import pytest: the plugin hands in how to probe, what comes next and what may be
 probed (``pytest_modelbench/concurrency.py``).
@@ -59,7 +62,8 @@ class Prefetcher:
     def __init__(self, *, probe: Callable[[Any, Any], None], can_probe: Callable[[Any, Any], bool],
                  upcoming: Callable[[Any, Any], Iterable[Any]], state_of: Callable[[Any], Any],
                  family_of: Callable[[Any], Hashable], position_of: Callable[[Any], int],
-                 channel_of: Callable[[Any], Any], lookahead: int) -> None:
+                 channel_of: Callable[[Any], Any], lookahead: int,
+                 answers: Callable[[], int] = lambda: 0, wait: Callable[[int], None] = lambda seen: None) -> None:
         self._probe_run = probe
         self._can_probe = can_probe
         self._upcoming = upcoming
@@ -67,6 +71,8 @@ class Prefetcher:
         self._family_of = family_of
         self._position_of = position_of
         self._channel_of = channel_of
+        self._answers = answers
+        self._wait = wait
         self.lookahead = lookahead
         #: Most calls (model and judge) a finished run of each test function made.
         self.calls_per_family: dict[Hashable, int] = {}
@@ -81,31 +87,39 @@ class Prefetcher:
         self._new_runs: dict[Hashable, int] = {}
 
     def before(self, current: Any, nextitem: Any) -> None:
-        """The run ``current`` is about to run: top up the calls in flight behind it.
+        """The run ``current`` is about to run: fetch its calls and keep the ones behind it in
+        flight.
 
-        ``current`` itself is probed first when it never was (the first run of a module): its
-        first call then goes out ahead of the others (a run probed before is not probed again
-        just before it runs: its next calls are made as it runs). A probe of ``current`` hands
-        pytest ``nextitem`` as the next item, any other probe ``current``.
+        Until every call ``current`` makes is known (or it cannot be probed), the lookahead
+        waits for answers, and at each one probes again what can go one call further: the
+        runs behind (one call each, while their model has room) and ``current`` (ahead of all
+        of them). So a run with several calls in a row does not wait in its turn for each of
+        them in turn, with nothing else sent meanwhile. A probe of ``current`` hands pytest
+        ``nextitem`` as the next item, any other probe ``current``.
         """
-        if nextitem is not None and all(prefetch.probes == 0 for prefetch in self._prefetches(current)):
-            self._consider(current, nextitem)
-        for distance, run in enumerate(self._upcoming(current, nextitem)):
-            if distance >= self.lookahead:
-                break
-            if run is not current:
-                self._consider(run, current)
+        while True:
+            seen = self._answers()
+            if nextitem is not None:
+                self._consider(current, nextitem, head=True)
+            for distance, run in enumerate(self._upcoming(current, nextitem)):
+                if distance >= self.lookahead:
+                    break
+                if run is not current:
+                    self._consider(run, current)
+            if not any(prefetch.outstanding for prefetch in self._prefetches(current)):
+                return
+            self._wait(seen)
 
     def _prefetches(self, run: Any) -> tuple[Any, ...]:
         state = self._state_of(run)
         return () if state is None else state.prefetches
 
-    def _consider(self, run: Any, then: Any) -> None:
+    def _consider(self, run: Any, then: Any, *, head: bool = False) -> None:
         state = self._state_of(run)
         if state is None or not self._worth_probing(run, state):
             return
         channel = self._channel_of(state)
-        if channel is not None and channel.outstanding >= ROUNDS_AHEAD * channel.concurrency:
+        if not head and channel is not None and channel.outstanding >= ROUNDS_AHEAD * channel.concurrency:
             return
         if self._can_probe(run, then):
             self._probe(run, then, state)

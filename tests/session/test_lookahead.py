@@ -62,7 +62,14 @@ class Session:
             upcoming=lambda current, nextitem: self.runs[self.runs.index(current) + 1:],
             state_of=lambda run: run.state, family_of=lambda run: run.family,
             position_of=self.runs.index, channel_of=lambda state: self.channel, lookahead=lookahead,
+            answers=lambda: self.waits, wait=self.wait,
         )
+        self.waits = 0
+
+    def wait(self, seen: int) -> None:
+        """The lookahead waits for an answer: they all arrive."""
+        self.waits += 1
+        self.channel.answer_all()
 
     def probe(self, run: Run, then: Run) -> None:
         self.probed.append(run.name)
@@ -91,9 +98,12 @@ def test_probes_keep_two_rounds_in_flight():
     runs = [Run(f"r{index}") for index in range(10)]
     session = Session(runs, concurrency=2)
     session.prefetcher.before(runs[0], runs[1])
-    # the run in turn first, then the next ones until 2 x 2 calls are queued or in flight
-    assert session.probed == ["r0", "r1", "r2", "r3"]
-    assert session.channel.outstanding == 4
+    # the run in turn first, then the next ones until 2 x 2 calls are queued or in flight;
+    # then it waits for an answer, and goes on: the run in turn again (until all its calls are
+    # known: here its probe runs to the end), and more runs behind it
+    assert session.probed[:4] == ["r0", "r1", "r2", "r3"]
+    assert session.probed[4:] == ["r0", "r4", "r5", "r6", "r7"]
+    assert runs[0].state.prefetch.complete and session.waits == 1
 
 
 def test_each_run_is_probed_as_often_as_it_has_calls():
@@ -111,28 +121,30 @@ def test_each_run_is_probed_as_often_as_it_has_calls():
     assert sum(count == 4 for count in counts.values()) <= 2
 
 
-def test_a_run_in_turn_probed_before_is_not_probed_again():
-    runs = [Run(f"r{index}") for index in range(3)]
+def test_the_run_in_turn_gets_all_its_calls_before_it_runs():
+    runs = [Run(f"r{index}", calls=3) for index in range(4)]
     session = Session(runs, concurrency=8)
     session.prefetcher.before(runs[0], runs[1])
-    session.channel.answer_all()
-    probed = list(session.probed)
-    session.prefetcher.before(runs[1], runs[2])
-    assert "r1" not in session.probed[len(probed):]
+    prefetch = runs[0].state.prefetch
+    assert sorted(prefetch.calls) == [0, 1, 2] and prefetch.complete and prefetch.outstanding == 0
+    assert session.probed.count("r0") == 4  # three calls, and a probe that ran to the end
+    # meanwhile the runs behind it went one call further at each answer
+    assert all(sorted(run.state.prefetch.calls) == [0, 1, 2] for run in runs[1:])
 
 
 def test_runs_that_cannot_be_probed_now_are_skipped():
     runs = [Run(f"r{index}") for index in range(4)]
     session = Session(runs, concurrency=8, probeable=lambda run, then: run.name != "r2")
     session.prefetcher.before(runs[0], runs[1])
-    assert session.probed == ["r0", "r1", "r3"]
+    assert session.probed[:3] == ["r0", "r1", "r3"] and "r2" not in session.probed
 
 
 def test_lookahead_bounds_how_far_ahead_runs_are_probed():
     runs = [Run(f"r{index}") for index in range(20)]
     session = Session(runs, concurrency=50, lookahead=5)
     session.prefetcher.before(runs[0], runs[1])
-    assert session.probed == ["r0", "r1", "r2", "r3", "r4", "r5"]
+    assert session.probed[:6] == ["r0", "r1", "r2", "r3", "r4", "r5"]
+    assert not set(session.probed) - {"r0", "r1", "r2", "r3", "r4", "r5"}
 
 
 def test_serial_and_complete_runs_are_not_probed():
@@ -141,7 +153,7 @@ def test_serial_and_complete_runs_are_not_probed():
     runs[2].state.prefetch.complete = True
     session = Session(runs, concurrency=8)
     session.prefetcher.before(runs[0], runs[1])
-    assert session.probed == ["r0", "r3"]
+    assert session.probed[:2] == ["r0", "r3"] and not {"r1", "r2"} & set(session.probed)
 
 
 def test_a_cached_session_stops_probing_soon():
