@@ -13,8 +13,9 @@ Scenarios (each run alternates the tools and repeats, the median is reported):
 1. ``gsm8k-32``: 200 questions, one process, ``--modelbench-concurrency=32`` against
    ``inspect eval --max-connections 32``. Targets: wall time ratio <= 1 (goal <= 0.8), peak
    RSS ratio <= 2, exactly 110 passes (the recorded labels of the 200 solutions).
-2. ``scaling``: 1,000 calls (200 questions x 5 runs / epochs) at 32, 64 and 128 in flight,
-   both tools: where scaling stops.
+2. ``scaling``: 1,000 calls (200 questions x 5 runs / epochs) at 32, 64, 128 and 256 in
+   flight, both tools: where scaling stops (with the CPU time of pytest-modelbench's test
+   thread and of its other threads, read from /proc).
 3. ``limiter``: the same server answering ``429`` above 20 requests/s (a sliding one-second
    window; with ``retry-after-ms``, and once without any hint); 200 questions at
    ``--modelbench-concurrency=32``: no error runs, achieved rate (accepted requests per second
@@ -187,19 +188,40 @@ def _tree_rss_mb(root: int) -> float:
     return total / 2**20
 
 
+def _thread_cpu(pid: int, seen: dict[int, float]) -> None:
+    """CPU seconds (user + system) of each thread of ``pid`` so far, by thread id."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen[int(task)] = (int(fields[11]) + int(fields[12])) / ticks
+
+
 def measured(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak process-tree RSS (MiB) and output of one command."""
+    """Wall seconds, peak process-tree RSS (MiB) and output of one command; the CPU seconds of
+    the command's main thread and of its other threads go in ``measured.cpu``."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = 0.0
+    threads: dict[int, float] = {}
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.append(process.stdout.read()), daemon=True)  # type: ignore[union-attr]
     reader.start()
     while process.poll() is None:
         peak = max(peak, _tree_rss_mb(process.pid))
+        _thread_cpu(process.pid, threads)
         time.sleep(0.02)
     wall = time.perf_counter() - start
     reader.join()
+    main = threads.pop(process.pid, 0.0)
+    measured.cpu = (main, sum(threads.values()))  # type: ignore[attr-defined]
     return wall, peak, "".join(output)
 
 
@@ -246,7 +268,9 @@ class Tools:
         if not results.exists():
             raise SystemExit(f"pytest failed:\n{output[-3000:]}")
         runs_ = json.loads(results.read_text())["runs"]
-        return {"wall_s": wall, "rss_mb": rss, "passed": sum(run["outcome"] == "passed" for run in runs_),
+        main_cpu, other_cpu = measured.cpu  # type: ignore[attr-defined]
+        return {"wall_s": wall, "rss_mb": rss, "main_cpu_s": main_cpu, "other_cpu_s": other_cpu,
+                "passed": sum(run["outcome"] == "passed" for run in runs_),
                 "errors": sum(run["outcome"] == "error" for run in runs_), "runs": len(runs_),
                 "retries": sum(run.get("retries") or 0 for run in runs_)}
 
@@ -309,7 +333,7 @@ def scenario_gsm8k(tools: Tools, url: str, repeats: int) -> None:
 
 def scenario_scaling(tools: Tools, url: str, repeats: int) -> None:
     print("\n== scaling: 1,000 calls (200 questions x 5) ==", flush=True)
-    for level in (32, 64, 128):
+    for level in (32, 64, 128, 256):
         ours = [tools.modelbench(url, concurrency=level, runs=5) for _ in range(repeats)]
         theirs = [tools.inspect_eval(url, connections=level, epochs=5) for _ in range(repeats)]
         ideal = 5 * tools.call_seconds / level
@@ -318,6 +342,8 @@ def scenario_scaling(tools: Tools, url: str, repeats: int) -> None:
               f"{_median(theirs, 'wall_s'):6.2f} s ({_median(theirs, 'rss_mb'):4.0f} MiB)   "
               f"ratio {_median(ours, 'wall_s') / _median(theirs, 'wall_s'):.2f}   calls alone would take ~{ideal:.1f} s",
               flush=True)
+        print(f"      pytest-modelbench CPU: {_median(ours, 'main_cpu_s'):.1f} s in the thread that runs the tests, "
+              f"{_median(ours, 'other_cpu_s'):.1f} s in its other threads (I/O loop, workers)", flush=True)
 
 
 def scenario_rounds(tools: Tools, url: str, repeats: int) -> None:
