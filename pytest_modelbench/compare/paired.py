@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..core.scoring import clean_float, sum_by_cluster, weighted_category_mean
-from ..stats import Interval, holm, holm_levels, normal_ppf, sign_flip_inference_batch, sign_flip_test_batch
+from ..stats import Interval, SignFlipPatterns, holm, holm_levels, normal_ppf
 
 DEFAULT_RESAMPLES = 10_000
 
@@ -157,10 +157,12 @@ def paired_deltas(
     for row in np.flatnonzero(comparable):
         batches.setdefault((cluster_weight[row] > 0).tobytes(), []).append(int(row))
     p_value = np.full(n_rows, np.nan)
+    patterns: dict[bytes, SignFlipPatterns] = {}
     for key, rows in batches.items():
         columns = np.frombuffer(key, dtype=bool)
-        p_value[rows] = sign_flip_test_batch(contributions[rows][:, columns], n_resamples=resamples,
-                                             seed=seed).p_value
+        patterns[key] = SignFlipPatterns(contributions[rows][:, columns], cluster_weight[rows][:, columns],
+                                         n_resamples=resamples, seed=seed)
+        p_value[rows] = patterns[key].p_value
     levels = np.full(n_rows, alpha)
     p_adjusted = np.full(n_rows, np.nan)
     low = np.full(n_rows, np.nan)
@@ -174,11 +176,8 @@ def paired_deltas(
         else:
             p_adjusted[rows] = p_value[rows]
         for key, batch in batches.items():
-            columns = np.frombuffer(key, dtype=bool)
-            inference = sign_flip_inference_batch(contributions[batch][:, columns], cluster_weight[batch][:, columns],
-                                                  levels[batch], n_resamples=resamples, seed=seed)
-            low[batch], high[batch] = inference.low, inference.high
-            methods.update(dict.fromkeys(batch, inference.method))
+            low[batch], high[batch] = patterns[key].interval(levels[batch])
+            methods.update(dict.fromkeys(batch, patterns[key].method))
     used_clusters = (sum_by_cluster(shared.astype(np.float64), cluster_index, n_clusters) > 0).sum(axis=1)
     results = []
     for row in range(n_rows):
