@@ -126,7 +126,8 @@ def model_rows(document: Mapping[str, Any]) -> list[ModelRow]:
             return (-score if score is not None else math.inf, name)
         ordered = sorted(names, key=key)
     rows = []
-    for rank, name in enumerate(ordered, start=1):
+    ranks = _shared_ranks([num(_mapping(models.get(name)).get("score")) for name in ordered])
+    for rank, name in zip(ranks, ordered):
         summary = _mapping(models.get(name))
         interval = _mapping(weighted.get(name))
         pass_ci = summary.get("pass_rate_ci95")
@@ -149,6 +150,17 @@ def model_rows(document: Mapping[str, Any]) -> list[ModelRow]:
             categories=categories,
         ))
     return rows
+
+
+def _shared_ranks(scores: Sequence[float | None]) -> list[int]:
+    """Positions of scores sorted best first; equal scores share a position ("1, 1, 3")."""
+    ranks: list[int] = []
+    for place, score in enumerate(scores, start=1):
+        previous = scores[place - 2] if place > 1 else None
+        tied = (place > 1 and score is not None and previous is not None
+                and abs(score - previous) <= 1e-9 * max(1.0, abs(score)))
+        ranks.append(ranks[-1] if tied else place)
+    return ranks
 
 
 def category_weights(document: Mapping[str, Any]) -> dict[str, float]:
