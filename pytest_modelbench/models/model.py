@@ -231,7 +231,7 @@ class RunCalls:
     def store(self, key: Any, completion: Completion) -> None:
         caching = self.caching()
         if caching is not None and key is not None:
-            caching.store_answer(key, completion)
+            caching.store_answer(key, completion, task=self.task)
 
     def record(self, completion: Completion, *, cached: bool, messages: Sequence[Any] | None = None) -> Completion:
         """Meter one answered call; ``messages`` (its request) give the run's ``prompt``."""
