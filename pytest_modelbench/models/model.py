@@ -12,27 +12,11 @@ from .completion import Completion
 from .metering import Endpoint
 from .providers import Provider
 from .providers._http import Secret, redact
+from .providers.local import last_user_text
 from .specs import ModelSpec
 
 #: Bytes of a prompt or reply a run keeps by default (``--modelbench-text-limit``).
 DEFAULT_TEXT_LIMIT = 4096
-
-
-def last_user_text(messages: Sequence[Any] | None) -> str | None:
-    """The text of the last ``user`` message (text parts of a multi-part content joined by
-    newlines); None when there is none."""
-    for message in reversed(messages or ()):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            parts = [part.get("text") for part in content
-                     if isinstance(part, dict) and isinstance(part.get("text"), str)]
-            return "\n".join(parts) if parts else None
-        return None
-    return None
 
 
 def cut_text(text: str, limit: int) -> str:
@@ -106,7 +90,7 @@ class CallTotals:
                     "output_tokens": None, "cost_usd": None, "cached": False, "retries": 0,
                     "prompt": None, "reply": None}
         return {
-            "prompt": self.texts.keep(last_user_text(self.last_messages)),
+            "prompt": self.texts.keep(last_user_text(list(self.last_messages)) if self.last_messages else None),
             "reply": self.texts.keep(self.last_reply),
             "calls": self.calls,
             "retries": self.retries,
