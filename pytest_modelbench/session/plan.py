@@ -128,9 +128,9 @@ class Plan:
         lines += list(self.notes)
         total = self.cost_usd
         if self.max_cost_usd is not None:
-            verdict = {True: "fits", False: "does NOT fit", None: "may or may not fit (some runs have no history)"}
-            lines.append(f"cost {total.text(format_usd)} {verdict[self.fits]} --modelbench-max-cost "
-                         f"{format_usd(self.max_cost_usd)}")
+            verdict = {True: "fits", False: "does NOT fit", None: "may not fit"}[self.fits]
+            lines.append(f"the plan {verdict} --modelbench-max-cost {format_usd(self.max_cost_usd)}: cost "
+                         f"{total.text(format_usd)}" + (" (some runs have no history)" if self.fits is None else ""))
         lines.append("stored: runs the response store already answered; model time: the calls one after the "
                      "other; unknown: no history of the task for the model (never guessed)")
         lines.append("no model was called (--modelbench-plan)")
