@@ -26,11 +26,15 @@ files (written with --modelbench-json). Every summary is recomputed from the run
 end-of-session pipeline the pytest plugin uses, so the numbers are the session's."""
 
 
+class _UsageError(Exception):
+    """A bad command line, as one line."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (and exit status 2), as every other bad input."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def _alpha(text: str) -> float:
@@ -127,7 +131,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: Any = None, stderr: Any =
     parser = build_parser()
     try:
         arguments = parser.parse_args(argv)
-    except SystemExit as exit_:
+    except _UsageError as exc:
+        stderr.write(f"{exc}\n")
+        return EXIT_USAGE
+    except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     out = Writer(stdout)
     try:
