@@ -238,16 +238,28 @@ def show_task(saved: Saved, out: Writer, task: str, *, model: str | None = None)
     for start in range(0, len(models), columns):
         block = models[start:start + columns]
         width = (out.width - 3 * (len(block) - 1)) // len(block)
+        previous: list[list[str]] | None = None
+        same: list[int] = []
         for number in numbers:
-            cells = []
-            for name in block:
-                record = runs.get((name, number))
-                cells.append(_cell(record, name, number, width, several_prompts=len(prompts) > 1))
+            cells = [_cell(runs.get((name, number)), name, number, width, several_prompts=len(prompts) > 1)
+                     for name in block]
+            if cells == previous:  # a deterministic model answers every run alike: say so once
+                same.append(number)
+                continue
+            _same_runs(out, same)
+            same, previous = [], cells
             out.sep("-", f"run {number}")
             height = max(len(cell) for cell in cells)
             for row in range(height):
                 out.line(" | ".join((cell[row] if row < len(cell) else "").ljust(width) for cell in cells).rstrip())
+        _same_runs(out, same)
     return 0
+
+
+def _same_runs(out: Writer, numbers: list[int]) -> None:
+    if numbers:
+        label = f"run {numbers[0]}" if len(numbers) == 1 else f"runs {numbers[0]}-{numbers[-1]}"
+        out.line(f"{label}: the same outcomes and replies as the run above")
 
 
 def _cell(record: Any, name: str, number: int, width: int, *, several_prompts: bool) -> list[str]:
