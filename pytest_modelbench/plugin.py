@@ -310,7 +310,6 @@ class BenchSession:
         self.records: list[RunRecord] = []
         self.result: Any = None
         self.plan: Any = None
-        self.empty_shard = False
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.is_worker = hasattr(config, "workerinput")
         worker_ledger = config.workerinput.get("modelbench_ledger") if self.is_worker else None
@@ -359,7 +358,6 @@ class BenchSession:
 
             items[:], dropped = split_shard(items, _task_of, self.settings.shard)
             config.hook.pytest_deselected(items=dropped)
-            self.empty_shard = not items
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.settings.plan and not self.is_worker:
@@ -473,8 +471,8 @@ class BenchSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.plan is not None and self.plan.fits is False and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the plan does not fit --modelbench-max-cost
-        if self.empty_shard and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-            session.exitstatus = pytest.ExitCode.OK  # a shard that got no task has nothing to fail
+        if self.settings.shard is not None and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK  # a shard that got no task (also seen so by an xdist controller)
         if self.is_worker:
             return
         from .session.pipeline import finish, write_outputs

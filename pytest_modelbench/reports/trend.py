@@ -124,7 +124,7 @@ def trend_html(data: Mapping[str, Any]) -> str:
         f"<tr><th scope='row'>{esc(name)}</th>" + "".join(f"<td>{esc(_score(p))}</td>" for p in points) + "</tr>"
         for name, points in data["models"].items())
     sources = "".join(f"<li>{esc(Path(info['path']).name)} — {esc(info['finished_at'] or '–')} "
-                      f"{esc((info['git_commit'] or '')[:12])}</li>" for i, info in enumerate(files))
+                      f"{esc((info['git_commit'] or '')[:12])}</li>" for info in files)
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>modelbench trend</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}"
             "table{border-collapse:collapse}td,th{border:1px solid #e4e7eb;padding:.3rem .6rem;text-align:left}"

@@ -145,3 +145,16 @@ def test_replies_are_kept_cut_and_redacted(pytester, suite, server):
     result = pytester.runpytest_subprocess(model, "--modelbench-json=none.json", "--modelbench-text-limit=0")
     runs = json.loads((pytester.path / "none.json").read_text())["runs"]
     assert all(run["prompt"] is None and run["reply"] is None for run in runs)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_shard_without_tasks_passes_and_writes_nothing(pytester, workers):
+    # test_suite.py::test_hard hashes into shard 2 of 2 (tests/session pins it): shard 1 is empty
+    pytester.makepyfile(test_suite=SUITE.split("@pytest.mark.modelbench(category=\"reasoning\", difficulty=\"easy\"")[0]
+                        + SUITE[SUITE.index("@pytest.mark.modelbench(category=\"reasoning\", difficulty=\"hard\""):])
+    result = pytester.runpytest_subprocess("--modelbench-models=echo", "--modelbench-shard=1/2",
+                                           "--modelbench-json=r.json", *workers)
+    assert result.ret == 0 and not (pytester.path / "r.json").exists()
+    result = pytester.runpytest_subprocess("--modelbench-models=echo", "--modelbench-shard=2/2",
+                                           "--modelbench-json=r.json", *workers)
+    assert result.ret == 0 and (pytester.path / "r.json").exists()
