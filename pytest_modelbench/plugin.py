@@ -22,7 +22,7 @@ from ._exceptions import ConfigError, ModelError
 from .core.config import TaskSpec, task_spec_from_marker
 from .core.records import RunRecord, check_quality
 from .session.options import OPTIONS
-from .session.runs import RunState
+from .session.runs import RunState, failed_outside_the_test, task_id
 from .session.settings import Settings, read_tool_table, resolve
 
 MARKER = "modelbench"
@@ -112,6 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     config.stash[marked_key] = {}
     if settings.models:
+        if settings.plan:  # like --collect-only: no worker is started
+            config.option.dist = "no"
         session = BenchSession(config, settings, registry)
         config.stash[session_key] = session
         config.pluginmanager.register(session, "modelbench-session")
@@ -186,30 +188,6 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 REPEAT_PARAM = "__pytest_repeat_step_number"
 
 
-def _task_id(nodeid: str, own_ids: list[str], idlist: list[str] | None = None) -> str:
-    """The node id without the parts of its parametrization that name a run: the model/run
-    part, and pytest-repeat's step. ``idlist`` is pytest's list of the callspec's id parts
-    when available (one per parametrize call); else the parts are found in the id string."""
-    base, bracket, params = nodeid.partition("[")
-    if not bracket:
-        return nodeid
-    if idlist is not None:
-        parts = list(idlist)
-        for own in own_ids:
-            if own in parts:
-                parts.remove(own)
-        return f"{base}[{'-'.join(parts)}]" if parts else base
-    params = params[:-1]
-    for own in own_ids:
-        if params == own:
-            params = ""
-        elif params.endswith("-" + own):
-            params = params[: -len(own) - 1]
-        else:
-            params = params.replace(own + "-", "", 1)
-    return f"{base}[{params}]" if params else base
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     marked = config.stash[marked_key]
     if not marked:
@@ -238,7 +216,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             run = step * (settings.runs or spec.default_runs) + run
         idlist = getattr(callspec, "_idlist", None)
         item.stash[run_key] = RunState(
-            task=_task_id(item.nodeid, own_ids, list(idlist) if isinstance(idlist, (list, tuple)) else None),
+            task=task_id(item.nodeid, own_ids, list(idlist) if isinstance(idlist, (list, tuple)) else None),
             spec=spec, model=name, run=run,
         )
 
@@ -331,6 +309,7 @@ class BenchSession:
         self.settings = settings
         self.records: list[RunRecord] = []
         self.result: Any = None
+        self.plan: Any = None
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.is_worker = hasattr(config, "workerinput")
         worker_ledger = config.workerinput.get("modelbench_ledger") if self.is_worker else None
@@ -371,6 +350,26 @@ class BenchSession:
 
     def judge_for(self, state: RunState) -> Any:
         return self.runtime.judge(run=state.run, task=state.task, totals=state.judge_totals)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.settings.shard is not None:  # --modelbench-shard=K/N: whole tasks, by a hash of their id
+            from .session.shard import split_shard
+
+            items[:], dropped = split_shard(items, _task_of, self.settings.shard)
+            config.hook.pytest_deselected(items=dropped)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.settings.plan and not self.is_worker:
+            from .session.plan import PlannedRun, plan_session
+
+            runs = [PlannedRun(s.task, s.model, s.run, s.spec.difficulty)
+                    for s in (item.stash.get(run_key, None) for item in session.items) if s is not None]
+            self.plan = plan_session(runs, self.runtime)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        return True if self.plan is not None and not session.testsfailed else None  # a plan runs nothing
 
     # -- per run -------------------------------------------------------------------------
 
@@ -437,7 +436,7 @@ class BenchSession:
             record = state.record("error", error=f"ModelTimeoutError: the model call was stopped by {interrupted}")
             measurement = True
         elif isinstance(exc, AssertionError) or (
-                isinstance(exc, pytest.fail.Exception) and not _failed_outside_the_test(call)):
+                isinstance(exc, pytest.fail.Exception) and not failed_outside_the_test(call.excinfo)):
             record = state.record(
                 "failed", quality=0.0 if state.quality is None else state.quality,
                 detail=_short_reason(exc),
@@ -470,6 +469,10 @@ class BenchSession:
     # -- end of session ------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.plan is not None and self.plan.fits is False and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the plan does not fit --modelbench-max-cost
+        if self.settings.shard is not None and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK  # a shard that got no task (also seen so by an xdist controller)
         if self.is_worker:
             return
         from .session.pipeline import finish, write_outputs
@@ -496,6 +499,10 @@ class BenchSession:
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.plan is not None:
+            terminalreporter.write_sep("=", "modelbench plan")
+            for text in self.plan.lines():
+                terminalreporter.write_line(text)
         if self.result is None or self.is_worker:
             return
         from .session.pipeline import terminal_lines
@@ -508,6 +515,11 @@ class BenchSession:
                 terminalreporter.write_line(line.text, **markup)
 
 
+def _task_of(item: pytest.Item) -> str:
+    state = item.stash.get(run_key, None)
+    return item.nodeid if state is None else state.task
+
+
 def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
     """Why the session did not run every item (its results are partial), or None."""
     if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -516,24 +528,6 @@ def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
         if reason:
             return f"the session stopped early: {reason}"
     return None
-
-
-def _failed_outside_the_test(call: pytest.CallInfo[None]) -> bool:
-    """Whether ``pytest.fail`` was called by pytest or an installed plugin (pytest-timeout's
-    watchdog, pytest's "async def functions are not natively supported") rather than by the
-    test's own code: the caller of ``fail()`` lives in an installed package."""
-    excinfo = call.excinfo
-    if excinfo is None:
-        return False
-    import traceback
-
-    frames = traceback.extract_tb(excinfo.tb)
-    outcomes = next((i for i in range(len(frames) - 1, -1, -1)
-                     if frames[i].filename.replace("\\", "/").endswith("_pytest/outcomes.py")), None)
-    if outcomes is None or outcomes == 0:
-        return False
-    caller = frames[outcomes - 1].filename.replace("\\", "/")
-    return "/site-packages/" in caller or "/dist-packages/" in caller or "/_pytest/" in caller
 
 
 def _skip_reason(report: pytest.TestReport) -> str | None:

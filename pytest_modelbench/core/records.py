@@ -31,6 +31,8 @@ class RunRecord:
     ``cpu_s`` is the CPU time the benchmarking process spent during the run, ``peak_rss_mb``
     that process's peak resident memory when the run ended; ``load`` the load profiles the run
     measured (``model.load``), one dict per concurrency level.
+    ``prompt`` and ``reply`` are the last answered call's last user message and reply text,
+    API keys redacted, cut at the session's text limit (None when not kept or no call answered).
     """
 
     task: str
@@ -58,6 +60,8 @@ class RunRecord:
     cpu_s: float | None = None
     peak_rss_mb: float | None = None
     load: list[dict[str, Any]] | None = None
+    prompt: str | None = None
+    reply: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -420,7 +420,7 @@ class _Metering:
         return key, stored
 
     def served(self, request: httpx.Request, plan: CallPlan, stored: Completion) -> httpx.Response:
-        self.calls.record(stored, cached=True)
+        self.calls.record(stored, cached=True, messages=plan.messages)
         content_type, body = replay_body(stored, plan, self.spec.model)
         return httpx.Response(200, headers={"content-type": content_type}, content=body, request=request)
 
@@ -464,7 +464,7 @@ class _Metering:
                     self.calls.store(key, completion)
                 except Exception as exc:  # a store failure is the run's error, not the app's
                     self.calls.failed(exc)
-            self.calls.record(completion, cached=False)
+            self.calls.record(completion, cached=False, messages=plan.messages)
 
         return BodyWatch(event_stream=event_stream, strip_usage=plan.injected_usage and event_stream,
                          errors=self.errors, sent_at=sent_at, on_done=done)

@@ -11,12 +11,47 @@ from typing import Any
 from .completion import Completion
 from .metering import Endpoint
 from .providers import Provider
+from .providers._http import Secret, redact
+from .providers.local import last_user_text
 from .specs import ModelSpec
+
+#: Bytes of a prompt or reply a run keeps by default (``--modelbench-text-limit``).
+DEFAULT_TEXT_LIMIT = 4096
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (at a character boundary), followed
+    by ``… [N more bytes]`` when something was cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    kept = data[:limit].decode("utf-8", errors="ignore")
+    return f"{kept}… [{len(data) - len(kept.encode('utf-8'))} more bytes]"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TextPolicy:
+    """What a run keeps of its prompt and reply: at most ``limit`` bytes of each (UTF-8), the
+    ``secrets`` (API keys) redacted before cutting; ``limit`` 0 keeps none."""
+
+    limit: int = DEFAULT_TEXT_LIMIT
+    secrets: tuple[Secret, ...] = ()
+
+    def keep(self, text: str | None) -> str | None:
+        if text is None or self.limit <= 0:
+            return None
+        for secret in self.secrets:
+            text = redact(text, secret)
+        return cut_text(text, self.limit)
 
 
 @dataclasses.dataclass(slots=True)
 class CallTotals:
-    """Accumulates the model calls made during one run."""
+    """Accumulates the model calls made during one run.
+
+    The last call's messages and reply are kept as given (cheap); :meth:`as_fields` turns them
+    into the record's ``prompt`` (the last user message) and ``reply`` under ``texts``.
+    """
 
     calls: int = 0
     latency_ms: float = 0.0
@@ -31,8 +66,13 @@ class CallTotals:
     #: ...), which the app saw as its own client's exception: the plugin reports the run as an
     #: error with this reason when the test does not pass.
     failure: BaseException | None = None
+    texts: TextPolicy = dataclasses.field(default_factory=TextPolicy)
+    last_messages: Sequence[Any] | None = None
+    last_reply: str | None = None
 
-    def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False) -> None:
+    def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False,
+            messages: Sequence[Any] | None = None) -> None:
+        self.last_messages, self.last_reply = messages, completion.text
         if self.calls == 0:
             self.ttft_ms = completion.ttft_ms
         self.calls += 1
@@ -47,8 +87,11 @@ class CallTotals:
     def as_fields(self) -> dict[str, Any]:
         if self.calls == 0:
             return {"calls": 0, "latency_ms": None, "ttft_ms": None, "input_tokens": None,
-                    "output_tokens": None, "cost_usd": None, "cached": False, "retries": 0}
+                    "output_tokens": None, "cost_usd": None, "cached": False, "retries": 0,
+                    "prompt": None, "reply": None}
         return {
+            "prompt": self.texts.keep(last_user_text(list(self.last_messages)) if self.last_messages else None),
+            "reply": self.texts.keep(self.last_reply),
             "calls": self.calls,
             "retries": self.retries,
             "latency_ms": self.latency_ms,
@@ -172,14 +215,15 @@ class RunCalls:
     def store(self, key: Any, completion: Completion) -> None:
         caching = self.caching()
         if caching is not None and key is not None:
-            caching.store_answer(key, completion)
+            caching.store_answer(key, completion, task=self.task)
 
-    def record(self, completion: Completion, *, cached: bool) -> Completion:
+    def record(self, completion: Completion, *, cached: bool, messages: Sequence[Any] | None = None) -> Completion:
+        """Meter one answered call; ``messages`` (its request) give the run's ``prompt``."""
         cost_usd = self.meter.cost(completion)
         if not cached:
             self.meter.after_call(cost_usd)
         with self._lock:
-            self.totals.add(completion, cost_usd=cost_usd, cached=cached)
+            self.totals.add(completion, cost_usd=cost_usd, cached=cached, messages=messages)
         return completion
 
     def failed(self, error: BaseException) -> None:
@@ -280,7 +324,7 @@ class Model:
                     run=self.run, call_index=call_index, task=self._task,
                     before_call=self._meter.before_call, **params,
                 )
-                return calls.record(served.completion, cached=served.cached)
+                return calls.record(served.completion, cached=served.cached, messages=messages)
             calls.before_call()
             completion = self._provider().complete(
                 messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
@@ -290,7 +334,7 @@ class Model:
         except BaseException as stop:
             calls.interrupted(stop)
             raise
-        return calls.record(completion, cached=False)
+        return calls.record(completion, cached=False, messages=messages)
 
     async def acomplete(
         self, prompt_or_messages: str | Sequence[dict[str, Any]], *, system: str | None = None,
@@ -307,7 +351,7 @@ class Model:
         key, stored = calls.lookup(messages, max_tokens=max_tokens, temperature=temperature,
                                    call_index=calls.next_index(), params=params)
         if stored is not None:
-            return calls.record(stored, cached=True)
+            return calls.record(stored, cached=True, messages=messages)
         calls.before_call()
         caching = calls.caching()
         provider = caching.inner if caching is not None else self._provider()
@@ -323,7 +367,7 @@ class Model:
             calls.interrupted(stop)
             raise
         calls.store(key, completion)
-        return calls.record(completion, cached=False)
+        return calls.record(completion, cached=False, messages=messages)
 
     # ------------------------------------------------------------------ the app's clients
 

@@ -43,6 +43,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N): run shard K of N."""
+    parts = str(text).strip().split("/")
+    try:
+        index, count = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not K/N (shard K of N, whole numbers with 1 <= K <= N, e.g. 2/4)") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; K/N needs 1 <= K <= N (e.g. 2/4)")
+    return index, count
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Option:
     """One ``--modelbench-NAME`` option (dest ``modelbench_NAME``) and its ini ``modelbench_NAME``.
@@ -97,4 +110,10 @@ OPTIONS = (
             kind="append"),
     Option("use_case", "Show the recommendation for one use case only", "NAME"),
     Option("judge", "Model behind the 'judge' fixture (LLM-as-judge); any model spec", "SPEC"),
+    Option("shard", "Run only shard K of N of the tasks (all models and runs of a task in one shard)", "K/N",
+            type=parse_shard),
+    Option("plan", "Show what the session would run and cost (tasks, runs, calls, estimates); call no model",
+            kind="flag"),
+    Option("text_limit", "Bytes of each run's prompt and reply kept in the results (default 4096; 0 keeps none)",
+            "BYTES", type=_non_negative_int),
 )

@@ -60,3 +60,45 @@ def peak_rss_mb() -> float | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def task_id(nodeid: str, own_ids: list[str], idlist: list[str] | None = None) -> str:
+    """The node id without the parts of its parametrization that name a run: the model/run
+    part, and pytest-repeat's step. ``idlist`` is pytest's list of the callspec's id parts
+    when available (one per parametrize call); else the parts are found in the id string."""
+    base, bracket, params = nodeid.partition("[")
+    if not bracket:
+        return nodeid
+    if idlist is not None:
+        parts = list(idlist)
+        for own in own_ids:
+            if own in parts:
+                parts.remove(own)
+        return f"{base}[{'-'.join(parts)}]" if parts else base
+    params = params[:-1]
+    for own in own_ids:
+        if params == own:
+            params = ""
+        elif params.endswith("-" + own):
+            params = params[: -len(own) - 1]
+        else:
+            params = params.replace(own + "-", "", 1)
+    return f"{base}[{params}]" if params else base
+
+
+def failed_outside_the_test(excinfo: Any) -> bool:
+    """Whether ``pytest.fail`` was called by pytest or an installed plugin (pytest-timeout's
+    watchdog, pytest's "async def functions are not natively supported") rather than by the
+    test's own code: the caller of ``fail()`` lives in an installed package. ``excinfo`` is
+    the test call's ``ExceptionInfo`` (None when it raised nothing)."""
+    if excinfo is None:
+        return False
+    import traceback
+
+    frames = traceback.extract_tb(excinfo.tb)
+    outcomes = next((i for i in range(len(frames) - 1, -1, -1)
+                     if frames[i].filename.replace("\\", "/").endswith("_pytest/outcomes.py")), None)
+    if outcomes is None or outcomes == 0:
+        return False
+    caller = frames[outcomes - 1].filename.replace("\\", "/")
+    return "/site-packages/" in caller or "/dist-packages/" in caller or "/_pytest/" in caller

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from ..models.model import CallMeter, CallTotals, Model
+from ..models.model import CallMeter, CallTotals, Model, TextPolicy
 from .settings import Settings
 
 #: Providers that run on this machine: no price is expected, so none is warned about.
@@ -30,6 +30,20 @@ def _run_load(**options: Any) -> Any:
     from ..profile.load import run_load
 
     return run_load(**options)
+
+
+#: Variables whose values (API keys) are redacted from the prompts and replies a run keeps.
+KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+
+
+def _text_policy(settings: Settings, environ: Mapping[str, str]) -> TextPolicy:
+    """``--modelbench-text-limit`` and the keys the configured models (and judge) may use."""
+    from ..models.providers._http import Secret
+
+    judge = [settings.judge] if settings.judge is not None else []
+    names = {*KEY_VARIABLES, *(spec.api_key_env for spec in [*settings.models, *judge] if spec.api_key_env)}
+    keys = sorted({environ[name] for name in names if environ.get(name)})
+    return TextPolicy(settings.text_limit, tuple(Secret(key) for key in keys))
 
 
 class SessionRuntime:
@@ -48,6 +62,7 @@ class SessionRuntime:
         self.settings = settings
         self.is_worker = is_worker
         options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
+        self.texts = _text_policy(settings, options.environ)
         self.specs = {spec.name: spec for spec in settings.models}
         self.providers: dict[str, Any] = {}
         self.judge_provider: Any = None
@@ -168,6 +183,7 @@ class SessionRuntime:
         spec = self.specs[name]
         provider = self.providers[name]
         meter = CallMeter(self.prices.get(name), self.ledger, free=spec.provider == "echo")
+        totals.texts = self.texts
         return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
                      totals=totals, meter=meter, task=task, endpoint=self._load_endpoint(spec), loads=loads,
                      load_runner=_run_load, retries=self.settings.retries)

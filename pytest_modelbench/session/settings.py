@@ -15,6 +15,8 @@ from ..core.config import category_weights
 from ..models.specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
 
 TOOL_KEYS = ("categories", "models", "prices", "use_cases")
+#: Bytes of a run's prompt and of its reply kept in its record (``--modelbench-text-limit``).
+DEFAULT_TEXT_LIMIT = 4096
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,6 +45,9 @@ class Settings:
     reports: tuple[Path, ...] = ()
     use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     use_case: str | None = None
+    shard: tuple[int, int] | None = None
+    plan: bool = False
+    text_limit: int = DEFAULT_TEXT_LIMIT
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -67,6 +72,9 @@ class Settings:
                 "max_p95_latency_ms": self.gates.max_p95_latency_ms,
                 "max_cost_per_task": self.gates.max_cost_per_task,
             },
+            "use_cases": [case.to_dict() for case in self.use_cases.values()],
+            "shard": None if self.shard is None else f"{self.shard[0]}/{self.shard[1]}",
+            "text_limit": self.text_limit,
         }
 
 
@@ -185,7 +193,27 @@ def resolve(
         reports=tuple(_path(report, rootdir) for report in _report_paths(values.get("report"))),
         use_cases=use_cases,
         use_case=use_case,
+        shard=_shard(values.get("shard")),
+        plan=parse_bool(values.get("plan") or False, "--modelbench-plan"),
+        text_limit=DEFAULT_TEXT_LIMIT if values.get("text_limit") in (None, "")
+        else parse_int(values["text_limit"], "modelbench text limit", 0),
     )
+
+
+def _shard(value: Any) -> tuple[int, int] | None:
+    """``--modelbench-shard`` (parsed already) or the ini ``modelbench_shard`` text."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, tuple):
+        return value
+    import argparse
+
+    from .options import parse_shard
+
+    try:
+        return parse_shard(value)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"modelbench shard {exc}") from None
 
 
 def _path(text: Any, base: Path) -> Path | None:

@@ -107,7 +107,8 @@ class TestRecords:
                    cost_usd=0.25)
         fields = totals.as_fields()
         assert fields == {"calls": 2, "latency_ms": 15.0, "ttft_ms": 2.0, "input_tokens": 8,
-                          "output_tokens": None, "cost_usd": 0.75, "cached": False, "retries": 2}
+                          "output_tokens": None, "cost_usd": 0.75, "cached": False, "retries": 2,
+                          "prompt": None, "reply": "b"}  # the last call's reply; no messages given
         totals.add(Completion("c", latency_ms=1.0))
         assert totals.as_fields()["cost_usd"] is None  # a call of unknown cost makes the run's unknown
 
