@@ -33,6 +33,7 @@ settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["BenchSession"]()
 run_key = pytest.StashKey["RunState"]()
 marked_key = pytest.StashKey[dict]()  # (class, function) of a marked test -> its TaskSpec
+sandbox_key = pytest.StashKey["str | None"]()  # the sandbox mode before --modelbench-sandbox set it
 
 
 # --------------------------------------------------------------------------- options
@@ -134,6 +135,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[marked_key] = {}
+    if settings.sandbox is not None:
+        from .design.scorers._sandbox import configure_sandbox
+
+        try:
+            config.stash[sandbox_key] = configure_sandbox(settings.sandbox)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if settings.models:
         session = BenchSession(config, settings, registry)
         config.stash[session_key] = session
@@ -141,6 +149,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if sandbox_key in config.stash:
+        from .design.scorers._sandbox import set_default_sandbox
+
+        set_default_sandbox(config.stash[sandbox_key])
+        del config.stash[sandbox_key]
     session = config.stash.get(session_key, None)
     if session is not None:
         session.close()
@@ -258,6 +271,7 @@ class RunState:
     recorded: bool = False
     cpu_start: float | None = None
     load: list[dict[str, Any]] | None = None
+    isolation: str | None = None
 
     def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
                detail: str | None = None) -> RunRecord:
@@ -270,6 +284,7 @@ class RunState:
             quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
             judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
             cpu_s=cpu_s, peak_rss_mb=_peak_rss_mb() if cpu_s is not None else None, load=self.load or None,
+            isolation=self.isolation,
         )
 
 
@@ -390,6 +405,20 @@ class BenchSession:
         return self.runtime.judge(run=state.run, task=state.task, totals=state.judge_totals)
 
     # -- per run -------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """Collect what the run's scorers report (the isolation of the code they ran)."""
+        state = item.stash.get(run_key, None)
+        if state is None:
+            return (yield)
+        from .core.run_notes import collecting
+
+        with collecting() as notes:
+            try:
+                return (yield)
+            finally:
+                state.isolation = notes.isolation
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:

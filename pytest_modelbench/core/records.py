@@ -29,7 +29,10 @@ class RunRecord:
     ``judge_*`` are the run's LLM-judge calls, kept apart from the judged model's figures.
     ``cpu_s`` is the CPU time the benchmarking process spent during the run, ``peak_rss_mb``
     that process's peak resident memory when the run ended; ``load`` the load profiles the run
-    measured (``model.load``), one dict per concurrency level.
+    measured (``model.load``), one dict per concurrency level. ``isolation`` says where the
+    generated code the run's scorers executed ran: ``"bwrap"`` (bubblewrap sandbox),
+    ``"rlimits"`` (resource limits only; the weaker wins when a run had both), None when the
+    run executed none.
     """
 
     task: str
@@ -56,6 +59,7 @@ class RunRecord:
     cpu_s: float | None = None
     peak_rss_mb: float | None = None
     load: list[dict[str, Any]] | None = None
+    isolation: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

@@ -97,4 +97,8 @@ OPTIONS = (
             kind="append"),
     Option("use_case", "Show the recommendation for one use case only", "NAME"),
     Option("judge", "Model behind the 'judge' fixture (LLM-as-judge); any model spec", "SPEC"),
+    Option("sandbox", "Where generated code runs (run_python and friends): auto (bubblewrap when it "
+            "works, else resource limits only, with a warning), require (fail unless bubblewrap "
+            "works) or off (resource limits only); default $MODELBENCH_SANDBOX, else auto",
+            "auto|require|off"),
 )

@@ -43,6 +43,7 @@ class Settings:
     reports: tuple[Path, ...] = ()
     use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     use_case: str | None = None
+    sandbox: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Settings:
             "alpha": self.alpha,
             "rank": self.rank,
             "baseline": None if self.baseline_path is None else str(self.baseline_path),
+            "sandbox": self.sandbox,
             "gates": None if self.gates is None else {
                 "fail_on_regression": self.gates.fail_on_regression, "tolerance": self.gates.tolerance,
                 "min_score": None if self.gates.min_score is None else {
@@ -132,10 +134,11 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    sandbox = parse_sandbox(values.get("sandbox"))
     if not models:
         # Nothing will be benchmarked: the other settings are not needed, and skipping them
         # keeps the heavy modules (numpy and what uses it) out of sessions without models.
-        return Settings(categories=categories, named_models=named, tool=dict(tool))
+        return Settings(categories=categories, named_models=named, tool=dict(tool), sandbox=sandbox)
     judge_text = (values.get("judge") or "").strip()
     judge = parse_spec(judge_text, providers, named) if judge_text else None
     from ..cost import parse_budget, parse_usd, parse_volume
@@ -185,6 +188,7 @@ def resolve(
         reports=tuple(_path(report, rootdir) for report in _report_paths(values.get("report"))),
         use_cases=use_cases,
         use_case=use_case,
+        sandbox=sandbox,
     )
 
 
@@ -197,6 +201,15 @@ def _path(text: Any, base: Path) -> Path | None:
 
 
 RANK_METHODS = ("weighted", "bradley_terry", "elo", "borda", "pareto")
+
+
+def parse_sandbox(text: Any) -> str | None:
+    """``--modelbench-sandbox``: auto, require or off; None when not given."""
+    if text in (None, ""):
+        return None
+    from ..design.scorers._sandbox import check_sandbox_mode
+
+    return check_sandbox_mode(text, "--modelbench-sandbox")
 
 
 def parse_alpha(text: Any) -> float:
