@@ -17,7 +17,8 @@ class Completion:
     ``raw`` is the provider's final response payload (a dict of builtins) for inspection.
     ``cached_input_tokens`` (the part of ``input_tokens`` read from a prompt cache) and
     ``reasoning_tokens`` (the part of ``output_tokens`` spent thinking) are None when not
-    reported; cost analysis prices them when they are.
+    reported; cost analysis prices them when they are. ``notes`` say what in the response
+    could not be used (e.g. a token count that is not one, which is then None).
     """
 
     text: str
@@ -29,6 +30,7 @@ class Completion:
     raw: Any = None
     cached_input_tokens: int | None = None
     reasoning_tokens: int | None = None
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.text

@@ -50,9 +50,19 @@ class CallTotals:
 
 
 def _add_known(total: int | None, value: int | None) -> int | None:
-    if total is None or value is None:
+    if total is None or not is_token_count(value):
         return None
-    return total + value
+    return total + value  # type: ignore[operator]
+
+
+#: Largest token count taken as a count (the same bound as the HTTP providers').
+MAX_TOKEN_COUNT = 10**12
+
+
+def is_token_count(value: object) -> bool:
+    """Whether ``value`` is a usable token count: a whole number from 0 to 10^12. Anything
+    else a provider (a custom one too) reports is unknown, so that no summary overflows."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
 
 
 RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout"})
@@ -88,7 +98,7 @@ class CallMeter:
                 cached_input_tokens=completion.cached_input_tokens,
                 reasoning_tokens=completion.reasoning_tokens,
             )
-        except ValueError:  # counts that contradict each other: the cost is unknown
+        except (ValueError, OverflowError):  # counts that contradict each other: the cost is unknown
             return None
 
     def after_call(self, cost_usd: float | None) -> None:

@@ -47,7 +47,8 @@ class SessionRuntime:
 
         self.settings = settings
         self.is_worker = is_worker
-        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
+        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries,
+                                  max_response_bytes=settings.max_response_bytes)
         self.specs = {spec.name: spec for spec in settings.models}
         self.providers: dict[str, Any] = {}
         self.judge_provider: Any = None

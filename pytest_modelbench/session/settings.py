@@ -25,6 +25,7 @@ class Settings:
     strict: bool = False
     timeout: float = 60.0
     retries: int = 2
+    max_response_bytes: int = 32 * 1024 * 1024
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
     tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -51,6 +52,7 @@ class Settings:
             "strict": self.strict,
             "timeout": self.timeout,
             "retries": self.retries,
+            "max_response_bytes": self.max_response_bytes,
             "category_weights": dict(self.categories),
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
@@ -101,6 +103,22 @@ def parse_int(text: Any, what: str, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{what} {text!r} is not allowed; it must be >= {minimum}")
     return value
+
+
+def parse_size(text: Any, what: str, default: int = 32 * 1024 * 1024) -> int:
+    """A byte size from the command line (already an int) or an ini value (``32MiB``)."""
+    if text in (None, ""):
+        return default
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    from argparse import ArgumentTypeError
+
+    from .options import parse_bytes
+
+    try:
+        return parse_bytes(str(text))
+    except ArgumentTypeError as exc:
+        raise ConfigError(f"{what} {exc}") from None
 
 
 def parse_seconds(text: Any, what: str) -> float:
@@ -172,6 +190,7 @@ def resolve(
         strict=parse_bool(values.get("strict") or False, "modelbench strict"),
         timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
         retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
+        max_response_bytes=parse_size(values.get("max_response_bytes"), "modelbench max_response_bytes"),
         categories=categories,
         named_models=named,
         tool=dict(tool),

@@ -31,9 +31,14 @@ class Provider(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProviderOptions:
+    """What every provider of a session is built with: the timeout of one attempt (seconds),
+    the retries after it, the cap on a response body counted after decompression (bytes), and
+    the environment keys and base URLs are read from."""
+
     timeout: float = 60.0
     retries: int = 2
     environ: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
+    max_response_bytes: int = 32 * 1024 * 1024
 
 
 ProviderFactory = Callable[[ModelSpec, ProviderOptions], Provider]
@@ -91,6 +96,7 @@ def _http_provider(
     return provider_class(
         spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
         max_retries=options.retries, params=params, stream=bool(stream),
+        max_response_bytes=options.max_response_bytes,
     )
 
 

@@ -61,6 +61,7 @@ import httpx
 from ..._exceptions import ConfigError
 from ..completion import Completion
 from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     CallErrors,
     Deadline,
     FellBack,
@@ -71,6 +72,7 @@ from ._http import (
     call_with_retries,
     check_api_root,
     check_headers_in_time,
+    check_max_response_bytes,
     check_max_retries,
     check_max_tokens,
     check_messages,
@@ -96,6 +98,7 @@ from ._http import (
     status_failure,
     str_or_none,
     token_count,
+    warn_notes,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -128,7 +131,8 @@ class AnthropicProvider:
     ``transport`` replaces httpx's network transport (tests pass ``httpx.MockTransport``) and
     ``sleep`` the wait between retries. ``stream=False`` asks for whole responses (no TTFT is
     then measured). ``default_max_tokens`` is sent as ``max_tokens`` when neither the call nor
-    ``params`` give one (the API requires the field).
+    ``params`` give one (the API requires the field). ``max_response_bytes`` caps a response
+    body, counted after decompression (default 32 MiB).
 
     The provider never reads environment variables: the caller resolves URL and key.
     """
@@ -146,8 +150,10 @@ class AnthropicProvider:
         sleep: Callable[[float], None] = time.sleep,
         stream: bool = True,
         default_max_tokens: int = 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.model = check_model(model)
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
         self.base_url = check_api_root(
             base_url, endpoint_suffixes=(_ENDPOINT, "/v1"), example=DEFAULT_BASE_URL
         )
@@ -226,7 +232,8 @@ class AnthropicProvider:
         def attempt() -> Completion:
             # The only fallback (streaming off) happens at most once per provider.
             return send_with_fallbacks(
-                lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
+                lambda: self._attempt(conversation, request_params, call_timeout),
+                _MAX_FALLBACKS,
             )
 
         return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
@@ -266,15 +273,16 @@ class AnthropicProvider:
                 return read_sse_stream(
                     response, deadline, self._errors, _MessageAssembly(self._errors),
                     end_marker="message_stop", stop_field="stop_reason", unit="event",
+                    limit=self.max_response_bytes,
                 )
-            return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
+            return self._json_completion(
+                read_json_object(response, deadline, self._errors, self.max_response_bytes), deadline.start
+            )
 
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
         error_body = read_error_body(response, deadline)
-        if body.get("stream") and rejects_streaming(
-            response.status_code, error_body.decode("utf-8", errors="replace")
-        ):
+        if body.get("stream") and rejects_streaming(response.status_code, error_body.text()):
             self._stream = False
             raise FellBack
         raise status_failure(response, error_body, self._errors, self._policy)
@@ -286,17 +294,20 @@ class AnthropicProvider:
         blocks = payload.get("content")
         if not isinstance(blocks, list):
             raise self._errors.response(f"response has no content list: {error_excerpt(reply.body)!r}")
+        _check_has_output(blocks, self._errors, payload.get("stop_reason"))
         usage = payload.get("usage")
-        input_tokens, cached_input_tokens = prompt_token_counts(usage)
+        notes: list[str] = []
+        input_tokens, cached_input_tokens = prompt_token_counts(usage, notes)
         return Completion(
             text=content_text(blocks),
             input_tokens=input_tokens,
             cached_input_tokens=cached_input_tokens,
-            output_tokens=token_count(usage, "output_tokens"),
+            output_tokens=token_count(usage, "output_tokens", notes),
             latency_ms=(reply.last_at - sent_at) * 1000.0,
             ttft_ms=None,
             finish_reason=str_or_none(payload.get("stop_reason")),
             raw=payload,
+            notes=warn_notes(notes, self._errors),
         )
 
 
@@ -504,6 +515,9 @@ class _MessageAssembly:
             return False
         block = self._block(index, None)
         kind = delta.get("type")
+        field = _ACTIVITY_DELTAS.get(kind)  # type: ignore[arg-type]
+        if field is not None and delta.get(field) is not None and not isinstance(delta[field], str):
+            raise self._errors.response(f"stream {kind}'s {field} is not a string: {short_repr(delta[field], 60)}")
         if kind == "text_delta" and isinstance(delta.get("text"), str):
             block.text_parts.append(delta["text"])
         elif kind == "thinking_delta" and isinstance(delta.get("thinking"), str):
@@ -516,7 +530,6 @@ class _MessageAssembly:
             citations = block.start.get("citations")
             earlier = citations if isinstance(citations, list) else []
             block.start["citations"] = [*earlier, dict(delta["citation"])]
-        field = _ACTIVITY_DELTAS.get(kind)  # type: ignore[arg-type]
         return field is not None and isinstance(delta.get(field), str) and bool(delta[field])
 
     def _message_delta(self, delta: Any, usage: Any) -> None:
@@ -539,6 +552,7 @@ class _MessageAssembly:
         ended_at = sent_at if ended_at is None else ended_at
         # A block known only from an empty or unknown delta adds nothing.
         content = [block for index in sorted(self.blocks) if (block := self.blocks[index].as_dict())]
+        _check_has_output(content, self._errors, self.stop_reason, f"{self.events} events, ")
         raw: dict[str, Any] = {
             "id": self.message.get("id"),
             "type": "message",
@@ -549,23 +563,41 @@ class _MessageAssembly:
             "stop_sequence": self.stop_sequence,
             "usage": self.usage,
         }
-        input_tokens, cached_input_tokens = prompt_token_counts(self.usage)
+        notes: list[str] = []
+        input_tokens, cached_input_tokens = prompt_token_counts(self.usage, notes)
         return Completion(
             text=content_text(content),
             input_tokens=input_tokens,
             cached_input_tokens=cached_input_tokens,
-            output_tokens=token_count(self.usage, "output_tokens") if self.output_reported else None,
+            output_tokens=token_count(self.usage, "output_tokens", notes) if self.output_reported else None,
             latency_ms=(ended_at - sent_at) * 1000.0,
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=self.stop_reason,
             raw=raw,
+            notes=warn_notes(notes, self._errors),
         )
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def prompt_token_counts(usage: Any) -> tuple[int | None, int | None]:
+def _check_has_output(blocks: Any, errors: CallErrors, stop_reason: Any, progress: str = "") -> None:
+    """ModelResponseError "no content received" unless a content block carries output: text,
+    thinking, or a block of another kind (a tool use)."""
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            return
+        if kind in ("thinking", "redacted_thinking") and (block.get("thinking") or block.get("data")):
+            return
+        if kind not in (None, "text", "thinking", "redacted_thinking"):
+            return
+    raise errors.response(f"no content received ({progress}stop_reason {stop_reason!r})")
+
+
+def prompt_token_counts(usage: Any, notes: list[str] | None = None) -> tuple[int | None, int | None]:
     """(all prompt tokens, those read from the prompt cache) from Anthropic's usage.
 
     Anthropic's ``input_tokens`` leaves out ``cache_read_input_tokens`` and
@@ -573,11 +605,11 @@ def prompt_token_counts(usage: Any) -> tuple[int | None, int | None]:
     ``prompt_tokens`` does, with the cache reads as ``cached_input_tokens`` so that they are
     priced at the cache-read price. Cache writes are priced as ordinary input.
     """
-    base = token_count(usage, "input_tokens")
+    base = token_count(usage, "input_tokens", notes)
     if base is None:
         return None, None
-    read = token_count(usage, "cache_read_input_tokens")
-    written = token_count(usage, "cache_creation_input_tokens")
+    read = token_count(usage, "cache_read_input_tokens", notes)
+    written = token_count(usage, "cache_creation_input_tokens", notes)
     return base + (read or 0) + (written or 0), read
 
 
