@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..._exceptions import SpecError
 from ..completion import Completion
-from ..specs import ModelSpec
+from ..specs import ModelSpec, check_url_credentials
 
 
 class Provider(Protocol):
@@ -90,7 +90,9 @@ def _http_provider(
     (None: the provider is sent no key); an empty variable counts as unset, which is a
     SpecError only when the spec named the variable itself.
     """
-    api_key = _api_key(spec, options.environ, default_key_env)
+    check_url_credentials(base_url, f"model {spec.name!r}", url_auth=spec.url_auth)
+    # With url_auth the URL's user info authenticates (as Basic auth): no key is sent.
+    api_key = None if spec.url_auth else _api_key(spec, options.environ, default_key_env)
     params = dict(spec.params)
     stream = params.pop("stream", True)
     return provider_class(

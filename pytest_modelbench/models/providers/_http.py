@@ -782,15 +782,26 @@ def check_api_root(base_url: Any, *, endpoint_suffixes: tuple[str, ...], example
         except httpx.InvalidURL:
             url = None
         if url is not None and url.scheme in ("http", "https") and url.host:
-            root = base_url.strip().rstrip("/")
+            path = url.path.rstrip("/")
             for suffix in endpoint_suffixes:
-                if root.endswith(suffix):
-                    return root[: -len(suffix)]
-            return root
+                if path.endswith(suffix):
+                    path = path[: -len(suffix)]
+                    break
+            return str(url.copy_with(path=path or "/")).rstrip("/") if not url.query else str(url.copy_with(path=path))
+    from ..specs import redact_url
+
+    shown = redact_url(base_url) if isinstance(base_url, str) else base_url
     raise ConfigError(
-        f"base_url {base_url!r} is not allowed; it must be an http(s) URL of the API root "
+        f"base_url {shown!r} is not allowed; it must be an http(s) URL of the API root "
         f"such as {example}"
     )
+
+
+def endpoint_url(base_url: str, endpoint: str) -> str:
+    """``endpoint`` appended to the path of ``base_url``, its query (``?api-version=...``) kept
+    at the end."""
+    url = httpx.URL(base_url)
+    return str(url.copy_with(path=url.path.rstrip("/") + endpoint))
 
 
 def check_seconds(value: Any, name: str, error: type[Exception]) -> float:

@@ -58,7 +58,7 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ConfigError
+from ..._exceptions import ConfigError, ModelError
 from ..completion import Completion
 from ._http import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -82,6 +82,7 @@ from ._http import (
     check_seconds,
     check_stream,
     check_temperature,
+    endpoint_url,
     error_excerpt,
     is_event_stream,
     is_token_limit,
@@ -175,7 +176,7 @@ class AnthropicProvider:
         self._policy = RetryPolicy(max_retries=max_retries)
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
-        self._url = f"{self.base_url}{_ENDPOINT}"
+        self._url = endpoint_url(self.base_url, _ENDPOINT)
         self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
 
@@ -236,7 +237,12 @@ class AnthropicProvider:
                 _MAX_FALLBACKS,
             )
 
-        return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        try:
+            return call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        except ModelError as exc:
+            # Without the frames and the exceptions behind it: their arguments and locals hold
+            # the server's bytes and httpx's request headers, which a traceback would print.
+            raise exc.with_traceback(None) from None
 
     def close(self) -> None:
         """Close the connection pool. Idempotent."""
