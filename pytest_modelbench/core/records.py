@@ -98,3 +98,91 @@ def check_quality(value: Any) -> float:
 
 def records_from_dicts(rows: Iterable[Mapping[str, Any]]) -> list[RunRecord]:
     return [RunRecord.from_dict(row) for row in rows]
+
+
+# --------------------------------------------------------------------------- validation
+
+#: Largest token count a record may hold (the providers' bound).
+MAX_TOKEN_COUNT = 10**12
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _number(value: Any, minimum: float | None = 0.0, maximum: float | None = None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return (math.isfinite(number) and (minimum is None or number >= minimum)
+            and (maximum is None or number <= maximum))
+
+
+def _whole(value: Any, minimum: int, maximum: int | None = None) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+            and (maximum is None or value <= maximum))
+
+
+def _or_null(check: Any) -> Any:
+    return lambda value: value is None or check(value)
+
+
+def _field_rules() -> dict[str, tuple[Any, str]]:
+    from .config import DIFFICULTIES
+
+    return {
+        "task": (_text, "a non-empty string"),
+        "model": (_text, "a non-empty string"),
+        "run": (lambda value: _whole(value, 1), "a whole number >= 1"),
+        "category": (_text, "a non-empty string"),
+        "difficulty": (lambda value: value in DIFFICULTIES, f"one of: {', '.join(DIFFICULTIES)}"),
+        "weight": (lambda value: _number(value, 0.0), "a number >= 0"),
+        "outcome": (lambda value: value in OUTCOMES, f"one of: {', '.join(OUTCOMES)}"),
+        "quality": (_or_null(lambda value: _number(value, 0.0, 1.0)), "a number from 0 to 1, or null"),
+        "latency_ms": (_or_null(_number), "a number >= 0, or null"),
+        "ttft_ms": (_or_null(_number), "a number >= 0, or null"),
+        "input_tokens": (_or_null(lambda value: _whole(value, 0, MAX_TOKEN_COUNT)), "a whole number from 0 to 10^12, or null"),
+        "output_tokens": (_or_null(lambda value: _whole(value, 0, MAX_TOKEN_COUNT)), "a whole number from 0 to 10^12, or null"),
+        "calls": (lambda value: _whole(value, 0), "a whole number >= 0"),
+        "error": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "detail": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "group": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "cost_usd": (_or_null(_number), "a number >= 0, or null"),
+        "cached": (lambda value: isinstance(value, bool), "true or false"),
+        "judge_calls": (lambda value: _whole(value, 0), "a whole number >= 0"),
+        "judge_latency_ms": (_or_null(_number), "a number >= 0, or null"),
+        "judge_cost_usd": (_or_null(_number), "a number >= 0, or null"),
+        "cpu_s": (_or_null(_number), "a number >= 0, or null"),
+        "peak_rss_mb": (_or_null(_number), "a number >= 0, or null"),
+        "load": (_or_null(lambda value: isinstance(value, list) and all(isinstance(item, dict) for item in value)),
+                 "a list of objects, or null"),
+        "isolation": (_or_null(lambda value: value in ("bwrap", "rlimits")), "bwrap, rlimits or null"),
+    }
+
+
+REQUIRED_FIELDS = ("task", "model", "run", "category", "difficulty", "weight", "outcome")
+
+
+def run_problems(row: Mapping[str, Any]) -> list[str]:
+    """What is wrong with one run of a results file: ``field 'quality' is 'abc'; it must be a
+    number from 0 to 1, or null``, one entry per bad field ([] when it is a valid run)."""
+    if not isinstance(row, Mapping):
+        return [f"is {_shown(row)}, not an object"]
+    problems = []
+    for name, (valid, allowed) in _field_rules().items():
+        if name not in row:
+            if name in REQUIRED_FIELDS:
+                problems.append(f"field {name!r} is missing")
+        elif not valid(row[name]):
+            problems.append(f"field {name!r} is {_shown(row[name])}; it must be {allowed}")
+    return problems
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

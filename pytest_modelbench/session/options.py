@@ -101,6 +101,8 @@ OPTIONS = (
             "--modelbench-cache=PATH to name another file", "PATH", kind="optional",
             const=".modelbench/cache.sqlite"),
     Option("replay", "Answer only from a response store, opened read-only: no model calls", "PATH"),
+    Option("cache_lock_timeout", "Seconds to wait for another process's lock on the response store "
+            "before giving up (default 60)", "SECONDS", type=_seconds),
     Option("rank", "Ranking shown as the headline (all are computed; default weighted)",
             "weighted|bradley_terry|elo|borda|pareto"),
     Option("alpha", "Significance level of comparisons after Holm adjustment (default 0.05)", "ALPHA"),

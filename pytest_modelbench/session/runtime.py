@@ -58,13 +58,21 @@ class SessionRuntime:
         self._store: Any = None
         try:
             self.prices, self.self_hosting = self._resolve_prices(options.environ)
-            from ..models.cache import CachingProvider, ResponseStore
+            from ..models.cache import CachingProvider, ResponseStore, StoreError
 
             replay_path, cache_path = settings.replay_path, settings.cache_path
-            if replay_path:
-                self._store = ResponseStore(replay_path, readonly=True)
-            elif cache_path:
-                self._store = ResponseStore(cache_path)
+            try:
+                if replay_path:
+                    self._store = ResponseStore(replay_path, readonly=True, lock_timeout_s=settings.cache_lock_timeout)
+                elif cache_path:
+                    self._store = ResponseStore(cache_path, lock_timeout_s=settings.cache_lock_timeout)
+            except StoreError as exc:
+                option = "--modelbench-replay" if replay_path else "--modelbench-cache"
+                raise ConfigError(
+                    f"{option}: {exc}. Another process (another pytest session?) holds its lock: wait for it "
+                    "to finish, give this session its own file, or wait longer with "
+                    "--modelbench-cache-lock-timeout=SECONDS"
+                ) from None
 
             def make(spec: Any) -> Any:
                 if replay_path:
@@ -132,10 +140,12 @@ class SessionRuntime:
         except ConfigError as exc:
             raise ConfigError(f"--modelbench-baseline: {exc}") from None
         known = sorted({record.model for record in self.baseline.records})
-        if not set(known) & set(self.specs):
+        replacing = settings.update_baseline and not (settings.gates is not None and settings.gates.fail_on_regression)
+        if not set(known) & set(self.specs) and not replacing:
             raise ConfigError(
                 f"--modelbench-baseline: {str(path)!r} shares no model with this run; "
-                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}"
+                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}; "
+                "to replace it, run with --modelbench-update-baseline (without --modelbench-fail-on-regression)"
             )
 
     def _open_ledger(self, worker_ledger: str | None) -> None:

@@ -45,6 +45,7 @@ class Settings:
     use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     use_case: str | None = None
     sandbox: str | None = None
+    cache_lock_timeout: float = 60.0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -152,6 +153,11 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    if not models and str(models_text).strip():
+        raise ConfigError(
+            f"--modelbench-models {models_text!r} names no model; write SPEC[,SPEC...], e.g. "
+            "--modelbench-models=echo or openai:gpt-4o-mini"
+        )
     sandbox = parse_sandbox(values.get("sandbox"))
     if not models:
         # Nothing will be benchmarked: the other settings are not needed, and skipping them
@@ -181,7 +187,12 @@ def resolve(
             "record with the cache, then replay"
         )
     volume, budget, max_cost = values.get("volume"), values.get("budget"), values.get("max_cost")
-    return Settings(
+    if budget and not volume:
+        raise ConfigError(
+            f"--modelbench-budget {budget!r} needs --modelbench-volume=N/day: the budget is compared with "
+            "the monthly cost projected at that volume"
+        )
+    settings = Settings(
         models=models,
         runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
         json_path=_path(json_path, rootdir),
@@ -208,7 +219,31 @@ def resolve(
         use_cases=use_cases,
         use_case=use_case,
         sandbox=sandbox,
+        cache_lock_timeout=60.0 if values.get("cache_lock_timeout") in (None, "")
+        else parse_seconds(values["cache_lock_timeout"], "modelbench cache_lock_timeout"),
     )
+    check_output_paths(settings)
+    return settings
+
+
+def check_output_paths(settings: Settings) -> None:
+    """ConfigError (naming the option and the path) unless every file the session will write
+    at its end can be written: checked before any model is called. The same file may not be
+    given for two outputs."""
+    from ..core.files import check_output_path
+
+    outputs = [("--modelbench-json", settings.json_path)]
+    outputs += [("--modelbench-report", path) for path in settings.reports]
+    if settings.update_baseline:
+        outputs.append(("--modelbench-update-baseline (--modelbench-baseline)", settings.baseline_path))
+    seen: dict[Path, str] = {}
+    for what, path in outputs:
+        if path is None:
+            continue
+        target = check_output_path(path, what)
+        if target in seen:
+            raise ConfigError(f"{what} {str(path)!r} is also the file of {seen[target]}; give each output its own file")
+        seen[target] = what
 
 
 def _path(text: Any, base: Path) -> Path | None:
