@@ -556,6 +556,8 @@ class SSEDecoder:
                 text = text[1:]
         events: list[SSEEvent] = []
         position = 0
+        # A line within one read can only be too long when the read is.
+        check_all = len(text) > self._max_line_chars
         while True:
             match = _LINE_END.search(text, position)
             if match is None:
@@ -565,10 +567,12 @@ class SSEDecoder:
                 self._pieces.append(text[position:end])
                 line = "".join(self._pieces)
                 self._pieces, self._pieces_chars = [], 0
+                if len(line) > self._max_line_chars:
+                    raise SSELineTooLong(self._max_line_chars)
             else:
                 line = text[position:end]
-            if len(line) > self._max_line_chars:
-                raise SSELineTooLong(self._max_line_chars)
+                if check_all and len(line) > self._max_line_chars:
+                    raise SSELineTooLong(self._max_line_chars)
             if text[end] == "\r":
                 if end + 1 < len(text):
                     position = end + 2 if text[end + 1] == "\n" else end + 1
