@@ -215,7 +215,7 @@ def test_children_in_new_sessions_and_groups_do_not_survive(sandbox, ending):
         "import time\ntime.sleep(0.5)\n"
         + ("while True:\n    pass\n" if ending == "times out" else "")
     )
-    result = run_python(source, timeout_s=2.0 if ending == "times out" else 10.0, sandbox=sandbox)
+    result = run_python(source, timeout_s=1.5 if ending == "times out" else 10.0, sandbox=sandbox)
     assert result.status == ("timed_out" if ending == "times out" else "passed"), result
     assert _alive_with(marker) == []
 

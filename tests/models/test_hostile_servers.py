@@ -164,20 +164,20 @@ def _elapsed_timeout(provider) -> tuple[float, str]:
 
 @pytest.mark.parametrize("kind", PROVIDERS)
 def test_trickled_headers_are_cut_at_the_deadline(kind):
-    # A header line every 0.2 s keeps every read inside httpx's 1 s read timeout, forever.
-    with HostileServer(trickled_headers(0.2)) as server:
-        elapsed, message = _elapsed_timeout(_provider(kind, server, timeout=1.0, max_retries=0))
+    # A header line every 0.1 s keeps every read inside httpx's 0.5 s read timeout, forever.
+    with HostileServer(trickled_headers(0.1)) as server:
+        elapsed, message = _elapsed_timeout(_provider(kind, server, timeout=0.5, max_retries=0))
         assert server.requests == 1
-    assert 1.0 <= elapsed < 2.5, elapsed
-    assert "timed out after 1 s" in message
+    assert 0.5 <= elapsed < 2.0, elapsed
+    assert "timed out after 0.5 s" in message
 
 
 @pytest.mark.parametrize("kind", PROVIDERS)
 def test_retries_of_trickled_headers_are_each_cut(kind):
-    with HostileServer(trickled_headers(0.2)) as server:
-        elapsed, message = _elapsed_timeout(_provider(kind, server, timeout=1.0, max_retries=2))
+    with HostileServer(trickled_headers(0.1)) as server:
+        elapsed, message = _elapsed_timeout(_provider(kind, server, timeout=0.5, max_retries=2))
         assert server.requests == 3
-    assert 3.0 <= elapsed < 5.5, elapsed  # three attempts of 1 s; the waits are skipped here
+    assert 1.5 <= elapsed < 4.0, elapsed  # three attempts of 0.5 s; the waits are skipped here
     assert "gave up after 3 attempts" in message
 
 
@@ -186,10 +186,10 @@ def test_retries_of_trickled_headers_are_each_cut(kind):
 def test_a_trickled_body_is_cut_at_the_deadline(kind, stream):
     content_type = "text/event-stream" if stream else "application/json"
     first = b"" if not stream else (message_start() if kind == "anthropic" else sse(chunk(role="assistant")))
-    with HostileServer(trickled_body(0.2, content_type=content_type, first=first)) as server:
-        elapsed, message = _elapsed_timeout(_provider(kind, server, timeout=1.0, max_retries=2, stream=stream))
+    with HostileServer(trickled_body(0.1, content_type=content_type, first=first)) as server:
+        elapsed, message = _elapsed_timeout(_provider(kind, server, timeout=0.5, max_retries=2, stream=stream))
         assert server.requests == 1  # the body had started: not retried
-    assert 1.0 <= elapsed < 2.5, elapsed
+    assert 0.5 <= elapsed < 2.0, elapsed
     assert "while the" in message and "still arriving" in message
 
 
@@ -211,15 +211,15 @@ def test_a_connection_that_is_never_accepted_is_cut_at_the_deadline(kind):
                 pass
             fillers.append(filler)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        provider = (OpenAIProvider("m", base_url=url + "/v1", timeout=1.0, max_retries=0) if kind == "openai"
-                    else AnthropicProvider("m", base_url=url, timeout=1.0, max_retries=0))
+        provider = (OpenAIProvider("m", base_url=url + "/v1", timeout=0.5, max_retries=0) if kind == "openai"
+                    else AnthropicProvider("m", base_url=url, timeout=0.5, max_retries=0))
         elapsed, message = _elapsed_timeout(provider)
     finally:
         for filler in fillers:
             filler.close()
         listener.close()
-    assert 0.9 <= elapsed < 2.5, elapsed
-    assert "timed out after 1 s" in message
+    assert 0.45 <= elapsed < 2.0, elapsed
+    assert "timed out after 0.5 s" in message
 
 
 # --------------------------------------------------------------------------- not what was asked for
