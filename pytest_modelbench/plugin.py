@@ -21,9 +21,10 @@ import pytest
 from ._exceptions import ConfigError, ModelError
 from .core.config import TaskSpec, task_spec_from_marker
 from .core.records import RunRecord, check_quality
+from .core.run_notes import collecting
 from .session.options import OPTIONS
 from .session.runs import RunState, failed_outside_the_test, task_id
-from .session.settings import Settings, read_tool_table, resolve
+from .session.settings import Settings, apply_sandbox, read_tool_table, resolve
 
 MARKER = "modelbench"
 NO_MODELS_REASON = "no models configured: pass --modelbench-models=SPEC[,SPEC...] to run benchmark tasks"
@@ -32,6 +33,7 @@ settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["BenchSession"]()
 run_key = pytest.StashKey["RunState"]()
 marked_key = pytest.StashKey[dict]()  # (class, function) of a marked test -> its TaskSpec
+sandbox_key = pytest.StashKey[Any]()  # restores the sandbox mode --modelbench-sandbox replaced
 
 
 # --------------------------------------------------------------------------- options
@@ -107,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
             values=_option_values(config), providers=registry,
             tool=read_tool_table(_pyproject(config)), rootdir=config.invocation_params.dir,
         )
+        config.stash[sandbox_key] = apply_sandbox(settings.sandbox)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
@@ -120,6 +123,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_sandbox = config.stash.get(sandbox_key, None)
+    if restore_sandbox is not None:
+        restore_sandbox()
     session = config.stash.get(session_key, None)
     if session is not None:
         session.close()
@@ -375,16 +381,21 @@ class BenchSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
-        """A test that fails after a metered client's call failed (the app saw its client's
-        own exception) fails because of that call: re-raise the call's error in its place."""
-        try:
+        """Collect what the run's scorers report (the isolation of the code they ran); a test failing
+        after a metered client's call failed fails because of that call: re-raise its error instead."""
+        state = item.stash.get(run_key, None)
+        if state is None:
             return (yield)
-        except (Exception, pytest.fail.Exception) as exc:
-            state = item.stash.get(run_key, None)
-            failure = None if state is None else state.totals.failure
-            if failure is None or failure is exc or isinstance(exc, ModelError):
-                raise
-            raise failure from exc
+        with collecting() as notes:
+            try:
+                return (yield)
+            except (Exception, pytest.fail.Exception) as exc:
+                failure = state.totals.failure
+                if failure is None or failure is exc or isinstance(exc, ModelError):
+                    raise
+                raise failure from exc
+            finally:
+                state.isolation = notes.isolation
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:

@@ -169,7 +169,9 @@ def key_base_url(url: str | None) -> str | None:
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"base URL {url!r} has an invalid port") from None
+        from .specs import redact_url
+
+        raise ValueError(f"base URL {redact_url(url)!r} has an invalid port") from None
     return f"{parts.scheme.lower()}://{host}{'' if port is None else f':{port}'}{parts.path.rstrip('/')}"
 
 

@@ -104,9 +104,19 @@ class CallTotals:
 
 
 def _add_known(total: int | None, value: int | None) -> int | None:
-    if total is None or value is None:
+    if total is None or not is_token_count(value):
         return None
-    return total + value
+    return total + value  # type: ignore[operator]
+
+
+#: Largest token count taken as a count (the same bound as the HTTP providers').
+MAX_TOKEN_COUNT = 10**12
+
+
+def is_token_count(value: object) -> bool:
+    """Whether ``value`` is a usable token count: a whole number from 0 to 10^12. Anything
+    else a provider (a custom one too) reports is unknown, so that no summary overflows."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
 
 
 RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout", "client"})
@@ -142,7 +152,7 @@ class CallMeter:
                 cached_input_tokens=completion.cached_input_tokens,
                 reasoning_tokens=completion.reasoning_tokens,
             )
-        except ValueError:  # counts that contradict each other: the cost is unknown
+        except (ValueError, OverflowError):  # counts that contradict each other: the cost is unknown
             return None
 
     def after_call(self, cost_usd: float | None) -> None:
@@ -260,7 +270,7 @@ class Model:
         timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
         task: str = "", endpoint: Callable[[], tuple[str, str | None]] | None = None,
         loads: list[dict[str, Any]] | None = None, load_runner: Callable[..., Any] | None = None,
-        retries: int = 2,
+        retries: int = 2, max_response_bytes: int | None = None,
     ) -> None:
         self._spec = spec
         self._provider = provider
@@ -274,6 +284,7 @@ class Model:
         self._loads = loads
         self._load_runner = load_runner
         self._retries = retries
+        self._max_response_bytes = max_response_bytes
         self._clients: list[Any] = []
 
     @property
@@ -397,7 +408,8 @@ class Model:
         from .metering import AsyncMeteredTransport, MeteredTransport
 
         kind = AsyncMeteredTransport if asynchronous else MeteredTransport
-        return kind(self._calls, self._spec, endpoint, retries=self._retries, inner=inner)
+        limit = {} if self._max_response_bytes is None else {"max_response_bytes": self._max_response_bytes}
+        return kind(self._calls, self._spec, endpoint, retries=self._retries, inner=inner, **limit)
 
     def httpx_client(self, **options: Any) -> Any:
         """An ``httpx.Client`` whose chat-completions requests are metered into this run.

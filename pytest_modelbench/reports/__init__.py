@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
+from ..core.files import write_text_atomic
 from ..core.records import RunRecord
 from .html import render_html
 from .markdown import append_github_summary, render_markdown
@@ -48,11 +49,11 @@ def render_report(document: Mapping[str, Any], path: str | Path) -> str:
 
 
 def write_report(document: Mapping[str, Any], path: str | Path) -> Path:
-    """Render and write the report (UTF-8; parent directories created); returns the path."""
+    """Render and write the report (UTF-8, atomically, parent directories created: see
+    core/files.py); returns the path."""
     target = parse_report_path(path)
     text = render_report(document, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    write_text_atomic(target, lambda stream: stream.write(text), "report")
     return target
 
 

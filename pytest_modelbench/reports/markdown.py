@@ -617,6 +617,10 @@ def append_github_summary(markdown: str, environ: Mapping[str, str] | None = Non
     if not target:
         return None
     path = Path(target)
+    if path.exists() and not path.is_file():
+        from ..core.files import OutputPathError
+
+        raise OutputPathError(f"$GITHUB_STEP_SUMMARY {str(path)!r} is not a regular file; it was not written")
     with path.open("a", encoding="utf-8") as stream:
         stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
     return path

@@ -27,6 +27,7 @@ class RunState:
     recorded: bool = False
     cpu_start: float | None = None
     load: list[dict[str, Any]] | None = None
+    isolation: str | None = None
 
     def reset(self) -> None:
         """Start a new attempt (pytest-rerunfailures runs an item again): only the last
@@ -37,6 +38,7 @@ class RunState:
         self.recorded = False
         self.cpu_start = None
         self.load = None
+        self.isolation = None
 
     def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
                detail: str | None = None) -> RunRecord:
@@ -49,6 +51,7 @@ class RunState:
             quality=quality, error=error, detail=detail, group=self.spec.group, **fields,
             judge_calls=judge["calls"], judge_latency_ms=judge["latency_ms"], judge_cost_usd=judge["cost_usd"],
             cpu_s=cpu_s, peak_rss_mb=peak_rss_mb() if cpu_s is not None else None, load=self.load or None,
+            isolation=self.isolation,
         )
 
 

@@ -61,7 +61,8 @@ class SessionRuntime:
 
         self.settings = settings
         self.is_worker = is_worker
-        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
+        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries,
+                                  max_response_bytes=settings.max_response_bytes)
         self.texts = _text_policy(settings, options.environ)
         self.specs = {spec.name: spec for spec in settings.models}
         self.providers: dict[str, Any] = {}
@@ -72,13 +73,21 @@ class SessionRuntime:
         self._store: Any = None
         try:
             self.prices, self.self_hosting = self._resolve_prices(options.environ)
-            from ..models.cache import CachingProvider, ResponseStore
+            from ..models.cache import CachingProvider, ResponseStore, StoreError
 
             replay_path, cache_path = settings.replay_path, settings.cache_path
-            if replay_path:
-                self._store = ResponseStore(replay_path, readonly=True)
-            elif cache_path:
-                self._store = ResponseStore(cache_path)
+            try:
+                if replay_path:
+                    self._store = ResponseStore(replay_path, readonly=True, lock_timeout_s=settings.cache_lock_timeout)
+                elif cache_path:
+                    self._store = ResponseStore(cache_path, lock_timeout_s=settings.cache_lock_timeout)
+            except StoreError as exc:
+                option = "--modelbench-replay" if replay_path else "--modelbench-cache"
+                raise ConfigError(
+                    f"{option}: {exc}. Another process (another pytest session?) holds its lock: wait for it "
+                    "to finish, give this session its own file, or wait longer with "
+                    "--modelbench-cache-lock-timeout=SECONDS"
+                ) from None
 
             def make(spec: Any) -> Any:
                 if replay_path:
@@ -146,10 +155,12 @@ class SessionRuntime:
         except ConfigError as exc:
             raise ConfigError(f"--modelbench-baseline: {exc}") from None
         known = sorted({record.model for record in self.baseline.records})
-        if not set(known) & set(self.specs):
+        replacing = settings.update_baseline and not (settings.gates is not None and settings.gates.fail_on_regression)
+        if not set(known) & set(self.specs) and not replacing:
             raise ConfigError(
                 f"--modelbench-baseline: {str(path)!r} shares no model with this run; "
-                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}"
+                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}; "
+                "to replace it, run with --modelbench-update-baseline (without --modelbench-fail-on-regression)"
             )
 
     def _open_ledger(self, worker_ledger: str | None) -> None:
@@ -186,7 +197,8 @@ class SessionRuntime:
         totals.texts = self.texts
         return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
                      totals=totals, meter=meter, task=task, endpoint=self._load_endpoint(spec), loads=loads,
-                     load_runner=_run_load, retries=self.settings.retries)
+                     load_runner=_run_load, retries=self.settings.retries,
+                     max_response_bytes=self.settings.max_response_bytes)
 
     def _load_endpoint(self, spec: Any) -> Callable[[], tuple[str, str | None]] | None:
         """For ``model.load`` and ``model.endpoint`` (and the metered clients): a function giving

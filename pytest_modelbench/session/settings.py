@@ -6,7 +6,7 @@ import dataclasses
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class Settings:
     strict: bool = False
     timeout: float = 60.0
     retries: int = 2
+    max_response_bytes: int = 32 * 1024 * 1024
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
     tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -48,6 +49,8 @@ class Settings:
     shard: tuple[int, int] | None = None
     plan: bool = False
     text_limit: int = DEFAULT_TEXT_LIMIT
+    sandbox: str | None = None
+    cache_lock_timeout: float = 60.0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class Settings:
             "strict": self.strict,
             "timeout": self.timeout,
             "retries": self.retries,
+            "max_response_bytes": self.max_response_bytes,
             "category_weights": dict(self.categories),
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
@@ -65,6 +69,7 @@ class Settings:
             "alpha": self.alpha,
             "rank": self.rank,
             "baseline": None if self.baseline_path is None else str(self.baseline_path),
+            "sandbox": self.sandbox,
             "gates": None if self.gates is None else {
                 "fail_on_regression": self.gates.fail_on_regression, "tolerance": self.gates.tolerance,
                 "min_score": None if self.gates.min_score is None else {
@@ -109,6 +114,22 @@ def parse_int(text: Any, what: str, minimum: int) -> int:
     return value
 
 
+def parse_size(text: Any, what: str, default: int = 32 * 1024 * 1024) -> int:
+    """A byte size from the command line (already an int) or an ini value (``32MiB``)."""
+    if text in (None, ""):
+        return default
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    from argparse import ArgumentTypeError
+
+    from .options import parse_bytes
+
+    try:
+        return parse_bytes(str(text))
+    except ArgumentTypeError as exc:
+        raise ConfigError(f"{what} {exc}") from None
+
+
 def parse_seconds(text: Any, what: str) -> float:
     try:
         value = float(str(text).strip())
@@ -140,10 +161,16 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    if not models and str(models_text).strip():
+        raise ConfigError(
+            f"--modelbench-models {models_text!r} names no model; write SPEC[,SPEC...], e.g. "
+            "--modelbench-models=echo or openai:gpt-4o-mini"
+        )
+    sandbox = parse_sandbox(values.get("sandbox"))
     if not models:
         # Nothing will be benchmarked: the other settings are not needed, and skipping them
         # keeps the heavy modules (numpy and what uses it) out of sessions without models.
-        return Settings(categories=categories, named_models=named, tool=dict(tool))
+        return Settings(categories=categories, named_models=named, tool=dict(tool), sandbox=sandbox)
     judge_text = (values.get("judge") or "").strip()
     judge = parse_spec(judge_text, providers, named) if judge_text else None
     from ..cost import parse_budget, parse_usd, parse_volume
@@ -168,7 +195,12 @@ def resolve(
             "record with the cache, then replay"
         )
     volume, budget, max_cost = values.get("volume"), values.get("budget"), values.get("max_cost")
-    return Settings(
+    if budget and not volume:
+        raise ConfigError(
+            f"--modelbench-budget {budget!r} needs --modelbench-volume=N/day: the budget is compared with "
+            "the monthly cost projected at that volume"
+        )
+    settings = Settings(
         models=models,
         runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
         json_path=_path(json_path, rootdir),
@@ -177,6 +209,7 @@ def resolve(
         strict=parse_bool(values.get("strict") or False, "modelbench strict"),
         timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
         retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
+        max_response_bytes=parse_size(values.get("max_response_bytes"), "modelbench max_response_bytes"),
         categories=categories,
         named_models=named,
         tool=dict(tool),
@@ -197,7 +230,44 @@ def resolve(
         plan=parse_bool(values.get("plan") or False, "--modelbench-plan"),
         text_limit=DEFAULT_TEXT_LIMIT if values.get("text_limit") in (None, "")
         else parse_int(values["text_limit"], "modelbench text limit", 0),
+        sandbox=sandbox,
+        cache_lock_timeout=60.0 if values.get("cache_lock_timeout") in (None, "")
+        else parse_seconds(values["cache_lock_timeout"], "modelbench cache_lock_timeout"),
     )
+    check_output_paths(settings)
+    return settings
+
+
+def apply_sandbox(mode: str | None) -> Callable[[], None] | None:
+    """Make ``mode`` (``--modelbench-sandbox``: auto, require, off) this process's sandbox mode
+    for generated code; the function that restores the previous mode, None when no mode was
+    given. ConfigError for a bad mode, or for ``require`` without a working bubblewrap."""
+    if mode is None:
+        return None
+    from ..design.scorers._sandbox import configure_sandbox, set_default_sandbox
+
+    previous = configure_sandbox(mode)
+    return lambda: set_default_sandbox(previous)
+
+
+def check_output_paths(settings: Settings) -> None:
+    """ConfigError (naming the option and the path) unless every file the session will write
+    at its end can be written: checked before any model is called. The same file may not be
+    given for two outputs."""
+    from ..core.files import check_output_path
+
+    outputs = [("--modelbench-json", settings.json_path)]
+    outputs += [("--modelbench-report", path) for path in settings.reports]
+    if settings.update_baseline:
+        outputs.append(("--modelbench-update-baseline (--modelbench-baseline)", settings.baseline_path))
+    seen: dict[Path, str] = {}
+    for what, path in outputs:
+        if path is None:
+            continue
+        target = check_output_path(path, what)
+        if target in seen:
+            raise ConfigError(f"{what} {str(path)!r} is also the file of {seen[target]}; give each output its own file")
+        seen[target] = what
 
 
 def _shard(value: Any) -> tuple[int, int] | None:
@@ -225,6 +295,15 @@ def _path(text: Any, base: Path) -> Path | None:
 
 
 RANK_METHODS = ("weighted", "bradley_terry", "elo", "borda", "pareto")
+
+
+def parse_sandbox(text: Any) -> str | None:
+    """``--modelbench-sandbox``: auto, require or off; None when not given."""
+    if text in (None, ""):
+        return None
+    from ..design.scorers._sandbox import check_sandbox_mode
+
+    return check_sandbox_mode(text, "--modelbench-sandbox")
 
 
 def parse_alpha(text: Any) -> float:

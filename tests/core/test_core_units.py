@@ -238,7 +238,9 @@ class TestResultsFile:
     @pytest.mark.parametrize(("content", "message"), [
         (None, "does not exist"), ("{", "is not valid JSON"),
         ('{"schema_version": 99, "runs": []}', "has schema_version 99"),
-        ('{"schema_version": 1, "runs": [{"task": 1}]}', "malformed run"),
+        ('{"schema_version": 1, "runs": [{"task": 1}]}',
+         r"has 7 invalid fields in its runs: run 0: field 'task' is 1; it must be a non-empty string; "
+         r"run 0: field 'model' is missing"),
     ])
     def test_bad_results_files(self, tmp_path, content: str | None, message: str) -> None:
         path = tmp_path / "r.json"
