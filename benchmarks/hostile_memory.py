@@ -13,7 +13,13 @@ The client decodes bodies itself, 64 KiB at a time, and stops past ``max_respons
 cap's size, whatever their compression ratio: target ratio to the baseline <= 4. (Before the
 cap, the same calls grew the client by 4.9 GiB and 1.5 GiB.)
 
-    python benchmarks/hostile_memory.py
+``--path`` picks the code path that makes the call: ``complete`` (the provider's sync
+``complete()``, the default), ``acomplete`` (its ``await acomplete()``, models/providers/_async.py)
+or ``metered`` (the official openai SDK through ``model.openai_client()``, models/metering.py).
+``--repeats N`` makes the bombs decode to N MiB (default 1500), e.g. a smaller bomb for a
+version without the cap.
+
+    python benchmarks/hostile_memory.py [--path complete|acomplete|metered] [--repeats N]
 """
 
 from __future__ import annotations
@@ -38,13 +44,32 @@ CLIENT = textwrap.dedent("""
         with open("/proc/self/status") as status:
             return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
 
-    url, stream = sys.argv[1], sys.argv[2] == "stream"
+    url, stream, path = sys.argv[1], sys.argv[2] == "stream", sys.argv[3]
+    messages = [{"role": "user", "content": "Hi"}]
     provider = OpenAIProvider("m", base_url=url, max_retries=0, timeout=120, stream=stream)
+    if path == "complete":
+        call = lambda: provider.complete(messages)
+    elif path == "acomplete":
+        import asyncio
+        call = lambda: asyncio.run(provider.acomplete(messages))
+    else:
+        import openai  # imported before the peak is reset
+        from pytest_modelbench.models.model import CallMeter, CallTotals, Model
+        from pytest_modelbench.models.specs import ModelSpec
+        model = Model(ModelSpec(name="m", provider="openai", model="m", base_url=url), lambda: provider, run=1,
+                      timeout=120, totals=CallTotals(), meter=CallMeter(), task="t",
+                      endpoint=lambda: (url, None), retries=0)
+        client = model.openai_client()
+
+        def call():
+            reply = client.chat.completions.create(model="m", messages=messages, stream=stream)
+            for _ in (reply if stream else ()):
+                pass
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # the peak (VmHWM) starts again from what is resident now
     before = status_kib("VmRSS")
     try:
-        provider.complete([{"role": "user", "content": "Hi"}])
+        call()
         outcome = "reply"
     except Exception as exc:
         outcome = type(exc).__name__ + ": " + str(exc).split(": ", 1)[-1][:70]
@@ -53,12 +78,13 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-def growth_mib(body: bytes, *, content_type: str, encoding: str | None, stream: bool) -> tuple[float, str]:
+def growth_mib(body: bytes, *, content_type: str, encoding: str | None, stream: bool,
+               path: str = "complete") -> tuple[float, str]:
     fields = {"content_type": content_type}
     if encoding:
         fields["content_encoding"] = encoding
     with HostileServer(response(body, **fields)) as server:
-        completed = subprocess.run([sys.executable, "-c", CLIENT, server.url, "stream" if stream else "whole"],
+        completed = subprocess.run([sys.executable, "-c", CLIENT, server.url, "stream" if stream else "whole", path],
                                    capture_output=True, text=True, timeout=600, cwd="/")
     if completed.returncode != 0:
         raise SystemExit(completed.stderr[-2000:])
@@ -67,19 +93,31 @@ def growth_mib(body: bytes, *, content_type: str, encoding: str | None, stream: 
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", choices=("complete", "acomplete", "metered"), default="complete")
+    parser.add_argument("--repeats", type=int, default=1500, help="MiB the bombs decode to (default 1500)")
+    arguments = parser.parse_args()
     if not sys.platform.startswith("linux"):
         raise SystemExit("needs Linux (/proc/self/clear_refs and VmHWM)")
+    repeats = arguments.repeats
     ordinary = json.dumps({"choices": [{"message": {"content": "x" * 16_000_000}, "finish_reason": "stop"}]}).encode()
     events = sse(chunk("a" * 1000)) * 1000
+    # The JSON bomb is a JSON object (spaces after its opening): an SDK reading the body gets as
+    # far as the cap either way.
     cases = [
         ("ordinary 16 MB JSON reply (baseline)", ordinary, "application/json", None, False),
-        ("1.5 MB gzip bomb -> 1.5 GB", gzip_bomb(b"\0" * 2**20, 1500), "application/json", "gzip", False),
-        ("gzipped event stream -> 1.5 GB", gzip_bomb(events, 1500, prefix=sse(chunk(role="assistant", content=""))),
-         "text/event-stream", "gzip", True),
+        (f"{repeats / 1000:g} MB gzip bomb -> {repeats / 1000:g} GB",
+         gzip_bomb(b" " * 2**20, repeats, prefix=b'{"choices": '), "application/json", "gzip", False),
+        (f"gzipped event stream -> {repeats / 1000:g} GB",
+         gzip_bomb(events, repeats, prefix=sse(chunk(role="assistant", content=""))), "text/event-stream", "gzip", True),
     ]
+    print(f"path: {arguments.path}")
     baseline = None
     for name, body, content_type, encoding, stream in cases:
-        grown, outcome = growth_mib(body, content_type=content_type, encoding=encoding, stream=stream)
+        grown, outcome = growth_mib(body, content_type=content_type, encoding=encoding, stream=stream,
+                                    path=arguments.path)
         baseline = grown if baseline is None else baseline
         ratio = f"ratio {grown / baseline:5.2f}" if baseline else "ratio     -"
         print(f"{name:40s} body {len(body) / 1e6:5.2f} MB  peak RSS +{grown:6.1f} MiB  {ratio}  {outcome}")

@@ -449,8 +449,10 @@ class Model:
         """An ``openai.OpenAI`` client for this model, every chat completion metered into this
         run. Needs the ``openai`` package: ``pip install pytest-modelbench[openai]``.
 
-        Made with the model's base URL and key, ``max_retries=0`` (the plugin retries, as for
+        Made with the model's base URL, ``max_retries=0`` (the plugin retries, as for
         ``complete()``) and the run's timeout; other ``openai.OpenAI`` options may be given.
+        The client holds no key: the metered transport sends the model's key with each
+        request, so the key is in none of the SDK's objects (nor their reprs and tracebacks).
         """
         openai = _import_openai("openai_client()")
         endpoint = self._openai_endpoint("openai_client()")
@@ -467,8 +469,9 @@ class Model:
             raise TypeError("openai_client() makes its own metered http_client; do not pass one")
         return {
             "base_url": endpoint.base_url,
-            # The SDK insists on a key; without one the transport sends no Authorization header.
-            "api_key": endpoint.api_key or "no-key-needed",
+            # The SDK insists on a key. The transport replaces it by the model's own (none when
+            # the model has none), so the real key never enters the SDK's objects.
+            "api_key": "modelbench-metered",
             "max_retries": 0,
             "timeout": self._timeout,
             **options,

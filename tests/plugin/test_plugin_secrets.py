@@ -116,6 +116,62 @@ def test_key_echoed_mid_stream_never_printed(pytester, monkeypatch) -> None:
     _assert_no_key(result.stdout.str(), result.stderr.str(), (pytester.path / "junit.xml").read_text())
 
 
+# --------------------------------------------------------------------------- acomplete and the app's clients
+
+APP_ECHOES = ("401 body", "error event", "html")
+
+APP_SUITE = """
+import asyncio
+
+import pytest
+
+@pytest.mark.modelbench(category="reasoning", runs=1)
+@pytest.mark.parametrize("path", ["acomplete", "openai_client", "async_openai_client", "httpx_client"])
+@pytest.mark.parametrize("echo", {echoes!r})
+def test_app(model, path, echo):
+    messages = [{{"role": "user", "content": echo}}]
+    if path == "acomplete":
+        reply = asyncio.run(model.acomplete(echo, max_tokens=5)).text
+    elif path == "openai_client":
+        stream = model.openai_client().chat.completions.create(model="x", messages=messages, stream=True)
+        reply = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    elif path == "async_openai_client":
+        async def main():
+            client = model.async_openai_client()
+            stream = await client.chat.completions.create(model="x", messages=messages, stream=True)
+            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        reply = asyncio.run(main())
+    else:
+        with model.httpx_client() as client:
+            answer = client.post("/chat/completions", json={{"model": "x", "messages": messages, "stream": True}})
+            assert answer.status_code == 200, answer.text
+            reply = answer.text
+    assert reply == "ok"
+""".format(echoes=list(APP_ECHOES))
+
+
+@pytest.mark.parametrize("flags", ["-l tb=long", "-vv fulltrace"])
+def test_echoed_key_never_printed_from_acomplete_and_app_clients(pytester, monkeypatch, flags) -> None:
+    # The same echoes through Model.acomplete (models/providers/_async.py) and the metered
+    # clients (models/metering.py): the key is in the requests, never in what is printed.
+    with FakeOpenAI() as server:
+        server.always(_echo)
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        pytester.makepyfile(APP_SUITE)
+        result = pytester.runpytest_subprocess(
+            f"--modelbench-models=openai:m@{server.url}", "--modelbench-strict", "--modelbench-retries=0",
+            "--junitxml=junit.xml", "--modelbench-json=r.json", *FLAGS[flags],
+        )
+        assert {request.headers["authorization"] for request in server.requests} == {f"Bearer {KEY}"}
+        assert len(server.requests) == 4 * len(APP_ECHOES)
+    result.assert_outcomes(failed=4 * len(APP_ECHOES))
+    _assert_no_key(result.stdout.str(), result.stderr.str(), (pytester.path / "junit.xml").read_text(),
+                   (pytester.path / "r.json").read_text())
+    runs = json.loads((pytester.path / "r.json").read_text())["runs"]
+    assert {run["outcome"] for run in runs} == {"error"}  # each a failed call, named
+    assert all("[REDACTED]" in run["error"] for run in runs if "401" in run["task"])
+
+
 # --------------------------------------------------------------------------- credentials in URLs
 
 URL_SECRET = "hunter2-url-secret-42"
