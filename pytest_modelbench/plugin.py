@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -338,15 +339,8 @@ class BenchSession:
             self.runtime = SessionRuntime(settings, registry, is_worker=self.is_worker, worker_ledger=worker_ledger)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        if not self.is_worker:
-            for name in self.runtime.unpriced_models():
-                config.issue_config_time_warning(
-                    pytest.PytestWarning(
-                        f"modelbench: no price known for model {name!r}; its cost is unknown. "
-                        "Declare one in [tool.modelbench.prices] or the model's price table."
-                    ),
-                    stacklevel=2,
-                )
+        for found in [] if self.is_worker else self.runtime.price_warnings(_pyproject(config)):
+            _config_warning(config, pytest.PytestWarning(found.message), found.filename, found.lineno)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -500,12 +494,24 @@ class BenchSession:
             return
         from .session.pipeline import terminal_lines
 
-        for line in terminal_lines(self.result, self.settings, verbosity=self.config.get_verbosity()):
+        width = terminalreporter._tw.fullwidth  # the terminal's width (COLUMNS when set)
+        for line in terminal_lines(self.result, self.settings, verbosity=self.config.get_verbosity(), width=width):
             markup = {line.color: True} if line.color else {}
             if line.sep is not None:
                 terminalreporter.write_sep(line.sep, line.text, **markup)
             else:
                 terminalreporter.write_line(line.text, **markup)
+
+
+def _config_warning(config: pytest.Config, warning: Warning, filename: str, lineno: int) -> None:
+    """``config.issue_config_time_warning`` located where the user's configuration needs an edit."""
+    from _pytest.config import apply_warning_filters
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always", type(warning))
+        apply_warning_filters(config.getini("filterwarnings"), config.known_args_namespace.pythonwarnings or [])
+        warnings.warn_explicit(warning, type(warning), filename, lineno)
+    for record in records[:1]:  # the warnings summary shows the record's file and line
+        config.hook.pytest_warning_recorded.call_historic(kwargs=dict(warning_message=record, when="config", nodeid="", location=None))
 
 
 def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:

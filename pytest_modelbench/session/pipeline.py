@@ -75,6 +75,7 @@ def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[
             max_cost_usd=settings.max_cost_usd,
         ),
         compare=CompareSettings(alpha=settings.alpha, rank=settings.rank, pair=settings.compare),
+        dimensions=settings.dimensions,
     )
     document = analysis.document
     if session_spend is not None:
@@ -102,7 +103,7 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
 
         try:
             comparison = compare_to_baseline(result.records, baseline, category_weights=settings.categories,
-                                             alpha=settings.alpha)
+                                             alpha=settings.alpha, dimensions=settings.dimensions)
         except ConfigError as exc:
             result.baseline_error = str(exc)
             result.exit_code = EXIT_USAGE_ERROR
@@ -124,7 +125,8 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
     elif settings.use_cases:
         cases = list(settings.use_cases.values())
     if result.analysis.comparison is not None:  # at least one model was measured
-        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha)
+        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha,
+                                           dimensions=settings.dimensions)
     document["recommendations"] = [item.to_dict() for item in result.recommendations]
 
 
@@ -179,27 +181,37 @@ def _update_baseline(result: SessionResult, settings: Settings, document: Mappin
     result.baseline_note = f"baseline updated: {settings.baseline_path}"
 
 
-def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0) -> list[Line]:
-    """The whole terminal summary, section titles included."""
-    from ..reports.terminal import summary_lines
+def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0,
+                   width: int = 100) -> list[Line]:
+    """The whole terminal summary, section titles included, each line at most ``width``
+    characters (the terminal's width); one legend line explains the marks and abbreviations
+    used."""
+    from ..reports.terminal import Legend, summary_lines
 
+    width = max(width, 40)
+    legend = Legend()
     lines = [Line("modelbench summary", sep="=")]
-    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity):
+    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity,
+                              width=width, legend=legend):
         lines.append(Line(text[4:], sep="-") if text.startswith("--- ") else Line(text))
     if verbosity >= 0:
         if result.baseline_comparison is not None:
             lines.append(Line(f"modelbench baseline: {settings.baseline_path}", sep="-"))
-            lines += [Line(text) for text in result.baseline_comparison.table().splitlines()]
+            rendered = result.baseline_comparison.table(width=width).splitlines()
+            legend.add("p adj", "$/1k tasks")
+            legend.note(rendered)
+            lines += [Line(text) for text in rendered]
         if result.recommendations:
             from ..compare.recommend import recommendation_lines
 
             lines.append(Line("modelbench recommendations", sep="-"))
             verbose = verbosity > 0
-            for text in recommendation_lines(result.recommendations):
-                if verbose or not text.startswith(" "):  # rationales with -v
-                    lines.append(Line(text))
+            lines += [Line(text) for text in recommendation_lines(result.recommendations, width=width,
+                                                                   rationales=verbose)]
             if not verbose:
                 lines.append(Line("-v shows the rationale of each recommendation"))
+        lines += [Line(text) for text in legend.lines(width)]
+    # reasons and errors stay on one line each: CI logs are searched for them
     if result.baseline_error is not None:
         lines.append(Line(f"baseline not compared: {result.baseline_error}", color="yellow"))
     for entry in result.document.get("not_measured") or ():
@@ -218,7 +230,7 @@ def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int 
 
         passed = gates_passed(result.gate_results)
         lines.append(Line("modelbench gates", sep="=", color="green" if passed else "red"))
-        lines += [Line(text) for text in gate_lines(result.gate_results)]
+        lines += [Line(text) for text in gate_lines(result.gate_results, width=width)]
     if result.baseline_note is not None:
         lines.append(Line(result.baseline_note))
     return lines

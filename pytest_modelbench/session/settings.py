@@ -12,9 +12,10 @@ from typing import Any
 
 from .._exceptions import ConfigError
 from ..core.config import category_weights
+from ..core.dimensions import Dimensions
 from ..models.specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
 
-TOOL_KEYS = ("categories", "models", "prices", "use_cases")
+TOOL_KEYS = ("categories", "consistency", "cost", "models", "prices", "speed", "use_cases")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class Settings:
     reports: tuple[Path, ...] = ()
     use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     use_case: str | None = None
+    dimensions: Dimensions = dataclasses.field(default_factory=Dimensions)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class Settings:
             "timeout": self.timeout,
             "retries": self.retries,
             "category_weights": dict(self.categories),
+            "dimensions": self.dimensions.to_dict(),
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
             "max_cost_usd": self.max_cost_usd,
@@ -136,6 +139,9 @@ def resolve(
         # Nothing will be benchmarked: the other settings are not needed, and skipping them
         # keeps the heavy modules (numpy and what uses it) out of sessions without models.
         return Settings(categories=categories, named_models=named, tool=dict(tool))
+    from ..core.dimensions import parse_dimensions
+
+    dimensions = parse_dimensions(tool)
     judge_text = (values.get("judge") or "").strip()
     judge = parse_spec(judge_text, providers, named) if judge_text else None
     from ..cost import parse_budget, parse_usd, parse_volume
@@ -185,6 +191,7 @@ def resolve(
         reports=tuple(_path(report, rootdir) for report in _report_paths(values.get("report"))),
         use_cases=use_cases,
         use_case=use_case,
+        dimensions=dimensions,
     )
 
 

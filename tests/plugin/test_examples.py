@@ -44,7 +44,8 @@ def test_conftest_example_configures_a_team_suite(pytester: pytest.Pytester) -> 
     models = json.loads((pytester.path / "r.json").read_text())["models"]
     assert models["rules"]["pass_rate"] == 1.0
     assert models["echo"]["pass_rate"] == 0.0
-    assert set(models["rules"]["categories"]) == {"refunds"}
+    # the marked category, and the dimensions measured from the runs
+    assert set(models["rules"]["categories"]) == {"refunds", "speed", "cost", "consistency"}
 
 
 def test_offline_example_suite(pytester: pytest.Pytester) -> None:
