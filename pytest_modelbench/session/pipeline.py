@@ -154,12 +154,14 @@ def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], 
         write_json_atomic(settings.json_path, full)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if settings.reports or summary_file:
+        from ..core.results import plain_document
         from ..reports import append_github_summary, render_markdown, write_report
 
+        plain = plain_document(full)  # the reports render what the results file holds
         for path in settings.reports:
-            write_report(full, path)
+            write_report(plain, path)
         if summary_file:
-            append_github_summary(render_markdown(full))
+            append_github_summary(render_markdown(plain))
     if settings.update_baseline:
         _update_baseline(result, settings, full)
 
