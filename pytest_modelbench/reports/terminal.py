@@ -110,12 +110,9 @@ def competition_ranks(values: Sequence[float | None]) -> list[int | None]:
     return ranks
 
 
-def _fits(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, name_column: int) -> bool:
-    """Whether the table fits ``width`` with its names at least :data:`NAME_COMFORT` wide."""
-    from ..core.text import NAME_COMFORT
-
-    widths = [max([len(h.split()[0]) if h.split() else 0, *(len(row[i]) for row in rows)]) if i != name_column
-              else min(NAME_COMFORT, max([len(row[i]) for row in rows] + [5])) for i, h in enumerate(headers)]
+def _fits(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
+    """Whether the table fits ``width`` as it is: every header and cell on one line."""
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
     return sum(widths) + 2 * (len(widths) - 1) <= width
 
 
@@ -124,8 +121,8 @@ def model_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str], *
     """One row per model: score, pass rate with its 95% interval, runs passed/missed/errored,
     latency, TTFT, tokens and cost per 1,000 tasks.
 
-    Names are wrapped, not cut. When the table cannot fit ``width`` with names at least 16
-    characters wide, it is split in two (results, then measurements), each fitting. Models
+    Names are wrapped, not cut. When the table does not fit ``width`` on one line per model,
+    it is split in two (results, then measurements), each fitting (names wrapped). Models
     with equal scores share a rank; a model without a measured run has none and says "not
     measured".
     """
@@ -152,7 +149,7 @@ def model_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str], *
     headers = [*result_headers, *measure_headers]
     rows = [a + b for a, b in zip(results, measurements)]
     aligns = ("right", "left", "right", "left", "right", "right", "right", "right", "right")
-    if _fits(headers, rows, width, 1):
+    if _fits(headers, rows, width):
         return table(headers, rows, aligns, width=width, wrap={1: "name"})
     first = table(result_headers, results, aligns[:5], width=width, wrap={1: "name"})
     second = table(["model", *measure_headers], [[row[1], *m] for row, m in zip(results, measurements)],
@@ -179,7 +176,8 @@ def category_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str]
 
     labels = [label(c) for c in categories]
     first = max(len(text) for text in labels + ["category"])
-    column = max(7, min(max(len(name) for name in shown), 16))
+    room = (width - first - 2 - 6 - 2) // len(shown) - 2  # what each model column gets side by side
+    column = max(7, min(max(len(name) for name in shown), max(room, 12), 40))
     per_block = max(1, (width - first - 2 - 6 - 2) // (column + 2))
     blocks = []
     for start in range(0, len(shown), per_block):

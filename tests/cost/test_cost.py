@@ -901,3 +901,43 @@ def test_domain_modules_do_not_import_pytest():
     code = "import sys, pytest_modelbench.cost, pytest_modelbench.cost.ledger; print('pytest' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------
+# Free means $0
+
+
+def test_a_free_price_costs_nothing_whatever_the_token_counts():
+    free = ModelPrice("local", 0.0, 0.0)
+    assert free.free and not ModelPrice("x", 0.0, 1.0).free
+    assert run_cost(free, None, None) == 0.0 and run_cost(free, 10, None) == 0.0
+    assert run_cost(ModelPrice("x", 1.0, 1.0), None, 5) is None  # a real price still needs the counts
+    records = [record("t1", "local", 1, output_tokens=None), record("t1", "paid", 1, output_tokens=None)]
+    table = RunTable.from_records(records)
+    costs = run_costs(table, {"local": free, "paid": ModelPrice("p", 1.0, 1.0)})
+    assert costs[table.model == table.models.index("local")].tolist() == [0.0]
+    assert np.isnan(costs[table.model == table.models.index("paid")]).all()
+
+
+def test_local_providers_are_free_unless_priced():
+    from pytest_modelbench.models.model import CallMeter
+    from pytest_modelbench.models.completion import Completion
+    from pytest_modelbench.models.providers import BUILTIN_PROVIDERS
+    from pytest_modelbench.session.runtime import SessionRuntime
+    from pytest_modelbench.session.settings import resolve
+
+    tool = {"models": {"priced": {"provider": "python", "model": "math:sqrt", "price": {"input": 1.0, "output": 2.0}},
+                       "gpu": {"provider": "python", "model": "math:sqrt", "gpu_hourly_usd": 2.0, "gpus": 1}}}
+    settings = resolve(values={"models": "echo,python:math:sqrt,ollama:llama3,priced,gpu"}, providers=BUILTIN_PROVIDERS,
+                       tool=tool, rootdir=Path("."))
+    runtime = SessionRuntime(settings, BUILTIN_PROVIDERS)
+    try:
+        assert runtime.prices["echo"].free and runtime.prices["python:math:sqrt"].free
+        assert runtime.prices["ollama:llama3"].free
+        assert runtime.prices["priced"].output_usd_per_mtok == 2.0
+        assert runtime.prices["gpu"] is None  # a declared GPU cost: not free per token, costed as self-hosted
+        assert runtime.unpriced_models() == []
+    finally:
+        runtime.close()
+    meter = CallMeter(runtime.prices["python:math:sqrt"])
+    assert meter.cost(Completion(text="x", input_tokens=None, output_tokens=None)) == 0.0
