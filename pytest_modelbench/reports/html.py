@@ -158,7 +158,8 @@ tr.io td { background: #fafbfc; }
           white-space: pre-wrap; overflow-wrap: anywhere; max-height: 360px; overflow: auto;
           font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 td.wrap, th.wrap { white-space: normal; overflow-wrap: anywhere; }
-td small.sub { display: block; color: var(--muted); font-size: 12px; font-weight: 400; overflow-wrap: anywhere; }
+small.sub { display: block; color: var(--muted); font-size: 12px; font-weight: 400; overflow-wrap: anywhere;
+            text-transform: none; letter-spacing: 0; }
 """
 
 SCRIPT = """
@@ -311,6 +312,13 @@ def _model(name: str, colors: Mapping[str, str]) -> str:
             f'<span class="name">{e(name)}</span></span>')
 
 
+def _ms(value: float | None) -> str:
+    """Milliseconds: ``1,234``; ``0.02`` below 10 ms (a local model), never a bare ``0``; ``–`` unknown."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
+
+
 def _badge(text: str, css: str | None = None) -> str:
     css = text.lower().replace(" ", "-") if css is None else css
     return f'<span class="badge {e(css)}">{e(text)}</span>'
@@ -388,8 +396,8 @@ def _rankings(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Map
         table_rows.append([
             (str(row.rank), True), (_model(row.name, colors), False), (f"<b>{fmt(row.score)}</b>", True),
             (e(fmt_interval(row.low, row.high)), True), (pass_text, True),
-            (f"{row.passed} / {row.failed} / {row.errors}", True), (fmt(row.latency_p50, ",.0f"), True),
-            (fmt(row.latency_p95, ",.0f"), True), (fmt(row.ttft_p50, ",.0f"), True),
+            (f"{row.passed} / {row.failed} / {row.errors}", True), (_ms(row.latency_p50), True),
+            (_ms(row.latency_p95), True), (_ms(row.ttft_p50), True),
             (e(fmt_per_1k(row.cost_per_task)), True),
         ])
     table = _table([("#", True), ("model", False), ("score", True), ("95% CI", True), ("pass rate", True),
@@ -768,11 +776,7 @@ def _run_cells(run: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     quality = num(run.get("quality"))
     latency, ttft = num(run.get("latency_ms")), num(run.get("ttft_ms"))
 
-    def ms(value: float | None) -> str:
-        if value is None:
-            return "–"
-        return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
-
+    ms = _ms
     tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
     tokens = "–" if tokens_in is None and tokens_out is None else \
         f"{tokens_in if tokens_in is not None else '?'} / {tokens_out if tokens_out is not None else '?'}"
@@ -865,8 +869,7 @@ def _latency_table(document: Mapping[str, Any], rows: Sequence[ModelRow], colors
         cells = [(_model(row.name, colors), False)]
         for block in (latency, ttft):
             for key in ("p50", "p95", "p99"):
-                value = num(block.get(key))
-                cells.append(("–" if value is None else (f"{value:,.0f}" if value >= 10 else f"{value:.2f}"), True))
+                cells.append((_ms(num(block.get(key))), True))
         table_rows.append(cells)
     if not table_rows:
         return ""

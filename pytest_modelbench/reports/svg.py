@@ -119,12 +119,16 @@ def text_width(text: str, *, size: float = 12.0, bold: bool = False) -> float:
 
 
 def _wrap_to(text: str, pixels: float, *, bold: bool = False) -> list[str]:
-    """``text`` wrapped (never cut) into lines each drawn at most ``pixels`` wide."""
-    chars = max(4, int(pixels / (_CHAR * (1.12 if bold else 1.0))))
-    lines = wrap_label(str(text), chars)
+    """``text`` wrapped (never cut) into lines each drawn at most ``pixels`` wide: the longest
+    lines that fit (by :func:`text_width`), broken after separators where possible."""
+    text = str(text)
+    if text_width(text, bold=bold) <= pixels:
+        return [text]
+    chars = len(text)
+    lines = wrap_label(text, chars)
     while chars > 4 and max(text_width(line, bold=bold) for line in lines) > pixels:
         chars -= 1
-        lines = wrap_label(str(text), chars)
+        lines = wrap_label(text, chars)
     return lines
 
 

@@ -257,9 +257,18 @@ def test_load_profile_in_a_benchmark_run(pytester: pytest.Pytester) -> None:
             metrics_url = "{handle.metrics_url}"
             price = {{ input = 0.0, output = 0.0 }}
         """)
-        result = pytester.runpytest_subprocess("--modelbench-models=m", "--modelbench-json=r.json")
+        result = pytester.runpytest_subprocess("--modelbench-models=m", "--modelbench-json=r.json",
+                                               "--modelbench-report=r.html")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*modelbench load*", "m *c=1*", "m *c=4*"])
+    # the HTML report has the load profile: charts and one row per level
+    from pytest_modelbench.reports import render_html
+
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    assert page == render_html(json.loads((pytester.path / "r.json").read_text()))
+    load_section = page[page.index('<section id="load">'):]
+    load_section = load_section[:load_section.index("</section>")]
+    assert load_section.count('class="chart line-chart"') == 2 and ">c=1<" in load_section and ">c=4<" in load_section
     document = json.loads((pytester.path / "r.json").read_text())
     levels = document["models"]["m"]["load"]
     assert [(level["level"], level["runs"]) for level in levels] == [(1, 2), (4, 2)]
