@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .core.config import TaskSpec, task_spec_from_marker
 from .core.records import RunRecord, check_quality
 from .core.run_notes import collecting
 from .session.options import OPTIONS
-from .session.runs import RunState, failed_outside_the_test, task_id
+from .session.runs import RunState, failed_outside_the_test, short_reason, skip_reason, task_id
 from .session.settings import Settings, apply_sandbox, read_tool_table, resolve
 
 MARKER = "modelbench"
@@ -284,12 +285,6 @@ def record_quality(request: pytest.FixtureRequest) -> Any:
     return record
 
 
-def _short_reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0]
-    return first if len(first) <= 200 else first[:197] + "..."
-
-
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     record = getattr(report, "modelbench", None)
     if record is None or report.when != "call" or not report.passed:
@@ -323,15 +318,8 @@ class BenchSession:
             self.runtime = SessionRuntime(settings, registry, is_worker=self.is_worker, worker_ledger=worker_ledger)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        if not self.is_worker:
-            for name in self.runtime.unpriced_models():
-                config.issue_config_time_warning(
-                    pytest.PytestWarning(
-                        f"modelbench: no price known for model {name!r}; its cost is unknown. "
-                        "Declare one in [tool.modelbench.prices] or the model's price table."
-                    ),
-                    stacklevel=2,
-                )
+        for found in [] if self.is_worker else self.runtime.price_warnings(_pyproject(config)):
+            _config_warning(config, pytest.PytestWarning(found.message), found.filename, found.lineno)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -405,9 +393,9 @@ class BenchSession:
             return report
         if call.when == "setup":
             if report.skipped:
-                record = state.record("skipped", detail=_skip_reason(report))
+                record = state.record("skipped", detail=skip_reason(report))
             elif report.failed:
-                record = state.record("error", error=f"setup failed: {_short_reason(call.excinfo.value)}")
+                record = state.record("error", error=f"setup failed: {short_reason(call.excinfo.value)}")
             else:
                 return report
         else:
@@ -428,18 +416,18 @@ class BenchSession:
         if report.passed:
             return state.record("passed", quality=1.0 if state.quality is None else state.quality)
         if report.skipped:
-            return state.record("skipped", detail=_skip_reason(report))
+            return state.record("skipped", detail=skip_reason(report))
         exc = call.excinfo.value if call.excinfo is not None else None
         from .cost.ledger import BudgetExceeded
 
         if isinstance(exc, BudgetExceeded):
-            reason = _short_reason(exc)
+            reason = short_reason(exc)
             report.outcome = "skipped"
             report.longrepr = (str(report.location[0]), report.location[1] or 0, f"Skipped: {reason}")
             return state.record("skipped", detail=reason)
         interrupted = state.totals.interrupted_by
         if isinstance(exc, ModelError):
-            record = state.record("error", error=f"{type(exc).__name__}: {_short_reason(exc)}")
+            record = state.record("error", error=f"{type(exc).__name__}: {short_reason(exc)}")
             measurement = True
         elif interrupted is not None and not isinstance(exc, AssertionError):
             # A watchdog (pytest-timeout) stopped the test while a model call was in flight:
@@ -450,7 +438,7 @@ class BenchSession:
                 isinstance(exc, pytest.fail.Exception) and not failed_outside_the_test(call.excinfo)):
             record = state.record(
                 "failed", quality=0.0 if state.quality is None else state.quality,
-                detail=_short_reason(exc),
+                detail=short_reason(exc),
             )
             measurement = True
         else:
@@ -459,7 +447,7 @@ class BenchSession:
             # an error of the test; reported as it would be without the plugin.
             why = " (raised by pytest or a plugin, not by the test's check)" if isinstance(
                 exc, pytest.fail.Exception) else ""
-            record = state.record("error", error=f"{type(exc).__name__}{why}: {_short_reason(exc)}")
+            record = state.record("error", error=f"{type(exc).__name__}{why}: {short_reason(exc)}")
             measurement = False
         if measurement and not self.settings.strict:
             report.outcome = "passed"
@@ -512,13 +500,14 @@ class BenchSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.plan is not None:
             terminalreporter.write_sep("=", "modelbench plan")
-            for text in self.plan.lines():
+            for text in self.plan.lines(width=terminalreporter._tw.fullwidth):
                 terminalreporter.write_line(text)
         if self.result is None or self.is_worker:
             return
         from .session.pipeline import terminal_lines
 
-        for line in terminal_lines(self.result, self.settings, verbosity=self.config.get_verbosity()):
+        width = terminalreporter._tw.fullwidth  # the terminal's width (COLUMNS when set)
+        for line in terminal_lines(self.result, self.settings, verbosity=self.config.get_verbosity(), width=width):
             markup = {line.color: True} if line.color else {}
             if line.sep is not None:
                 terminalreporter.write_sep(line.sep, line.text, **markup)
@@ -531,6 +520,17 @@ def _task_of(item: pytest.Item) -> str:
     return item.nodeid if state is None else state.task
 
 
+def _config_warning(config: pytest.Config, warning: Warning, filename: str, lineno: int) -> None:
+    """``config.issue_config_time_warning`` located where the user's configuration needs an edit."""
+    from _pytest.config import apply_warning_filters
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always", type(warning))
+        apply_warning_filters(config.getini("filterwarnings"), config.known_args_namespace.pythonwarnings or [])
+        warnings.warn_explicit(warning, type(warning), filename, lineno)
+    for record in records[:1]:  # the warnings summary shows the record's file and line
+        config.hook.pytest_warning_recorded.call_historic(kwargs=dict(warning_message=record, when="config", nodeid="", location=None))
+
+
 def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
     """Why the session did not run every item (its results are partial), or None."""
     if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -538,11 +538,4 @@ def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
     for reason in (session.shouldstop, session.shouldfail):
         if reason:
             return f"the session stopped early: {reason}"
-    return None
-
-
-def _skip_reason(report: pytest.TestReport) -> str | None:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
     return None

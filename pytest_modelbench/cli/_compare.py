@@ -65,7 +65,7 @@ def compare(baseline_path: Path, current: Saved, out: Writer, *, alpha: float | 
     out.sep("=", f"modelbench baseline: {baseline_path}")
     out.line(f"current {current.path} against baseline {baseline_path}"
              + (f" (commit {str(comparison.git_commit)[:12]})" if comparison.git_commit else ""))
-    out.lines(comparison.table().splitlines())
+    out.lines(comparison.table(width=out.width).splitlines())
     if verbosity > 0:
         for entry in comparison.models:
             for category in entry.categories:

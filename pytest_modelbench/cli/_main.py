@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", metavar="RESULTS.json")
     report.add_argument("-o", "--output", metavar="PATH.md|PATH.html", required=True, action="append",
                         help="Report file; the suffix picks the format (repeatable)")
+    report.add_argument("--trend", metavar="EARLIER.json|DIR", nargs="+",
+                        help="Earlier results files in time order (or a directory of them, sorted by "
+                             "meta.finished_at): the HTML report gains a Trend section, each model's score "
+                             "in each file, RESULTS last")
 
     trend = commands.add_parser("trend", help="Each model's score over a series of results files",
                                 description="Each model's score over results files in time order (or a "
@@ -191,8 +195,16 @@ def _dispatch(arguments: argparse.Namespace, out: Writer) -> int:
 
         targets = [parse_report_path(path, "-o") for path in arguments.output]
         saved = load(arguments.results)
+        trend = None
+        if arguments.trend:
+            from ..reports import trend_from_documents
+            from ._trend import results_files
+
+            earlier = [other for other in results_files(arguments.trend)
+                       if other.path.resolve() != saved.path.resolve()]
+            trend = trend_from_documents([*(other.document for other in earlier), saved.document])
         for target in targets:
-            write_report(saved.document, target)
+            write_report(saved.document, target, trend=trend)
             out.line(f"report written to {target}")
         return EXIT_OK
     if command == "trend":
@@ -203,7 +215,7 @@ def _dispatch(arguments: argparse.Namespace, out: Writer) -> int:
         targets = [parse_report_path(path, "-o") for path in arguments.output]
         data = trend(collect(arguments.files), alpha=arguments.alpha)
         out.sep("=", f"modelbench trend ({len(data['files'])} files)")
-        for text in lines(data):
+        for text in lines(data, width=out.width):
             if text.startswith("--- "):
                 out.sep("-", text[4:])
             else:

@@ -7,7 +7,8 @@ one session over all of it. Refused, with the file and the value named:
 
 * files of another schema version (the reader refuses them);
 * a model name configured differently in two files (``meta.models``: spec, params, ...);
-* different category weights (they define the score);
+* different category weights, or different measured dimensions or reference points
+  (``[tool.modelbench.speed|cost|consistency]``): they define the score;
 * the same task with a different category, difficulty, weight or group in two files;
 * the same (task, model, run) twice with different outcomes or qualities. The same run with
   the same outcome (a file given twice, overlapping shards) is kept once.
@@ -57,6 +58,14 @@ def merge(files: Sequence[Saved]) -> tuple[dict[str, Any], list[RunRecord], list
                 f"{str(saved.path)!r} weighs categories differently from {str(files[0].path)!r} "
                 f"({changed[0]}: {table.get(changed[0])!r} against {weights[0][1].get(changed[0])!r}); "
                 "their scores cannot be merged")
+    measured = [(saved, settings_for(saved).dimensions.to_dict()) for saved in files]
+    for saved, table in measured[1:]:
+        if table != measured[0][1]:
+            changed = next(name for name in table if table[name] != measured[0][1].get(name))
+            raise ConfigError(
+                f"{str(saved.path)!r} scores {changed} from the runs differently from {str(files[0].path)!r} "
+                f"({_setting(table[changed])} against {_setting(measured[0][1].get(changed))}: "
+                f"[tool.modelbench.{changed}]); their scores cannot be merged")
     tasks: dict[str, tuple[tuple[Any, ...], Path]] = {}
     runs: dict[tuple[str, str, int], tuple[RunRecord, Path]] = {}
     duplicates = 0
@@ -132,6 +141,10 @@ def merged_document(files: Sequence[Saved], output: Path) -> tuple[dict[str, Any
     document = dict(result.document)
     summaries = document.pop("models")
     return build_document(meta, summaries, result.records, **document), notes
+
+
+def _setting(value: Any) -> str:
+    return "not measured" if value is None or value is False else "measured" if value is True else repr(value)
 
 
 def _partial(files: Sequence[Saved]) -> str | None:

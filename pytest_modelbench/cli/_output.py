@@ -12,12 +12,17 @@ _COLORS = {"red": "31", "green": "32", "yellow": "33"}
 
 
 class Writer:
-    """Writes lines to ``stream``; ``=``/``-`` section titles span the terminal's width
-    (at most 100 columns, as the plugin's tables); colour only on a terminal without ``NO_COLOR``."""
+    """Writes lines to ``stream``; ``=``/``-`` section titles and the tables span the terminal's
+    width, found as pytest finds it (``COLUMNS``, else the terminal, else 80; under 40 counts as
+    80), so ``modelbench show`` prints the session's summary as the plugin did in the same
+    terminal; colour only on a terminal without ``NO_COLOR``."""
 
     def __init__(self, stream: TextIO | None = None, *, width: int | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
-        self.width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
+        if width is None:
+            width = shutil.get_terminal_size((80, 24)).columns
+            width = 80 if width < 40 else width
+        self.width = width
         isatty = getattr(self.stream, "isatty", lambda: False)()
         self.color = bool(isatty) and not os.environ.get("NO_COLOR")
 

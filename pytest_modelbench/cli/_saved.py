@@ -87,6 +87,18 @@ def _weights(saved: Saved) -> dict[str, float]:
             for name, value in table.items()}
 
 
+def dimensions_for(saved: Saved) -> Any:
+    """The measured dimensions the session scored with (``meta.settings.dimensions``: its
+    ``[tool.modelbench.speed|cost|consistency]``). A file without them was written before the
+    measured dimensions existed: its scores came from the answers only, and so do these."""
+    from ..core.dimensions import ANSWERS_ONLY, dimensions_from_dict
+
+    if "dimensions" not in saved.saved_settings:
+        return ANSWERS_ONLY
+    return dimensions_from_dict(saved.saved_settings["dimensions"],
+                                f"results file {str(saved.path)!r}: meta.settings.dimensions")
+
+
 def _use_cases(saved: Saved, categories: Sequence[str]) -> dict[str, Any]:
     """The session's use cases (``meta.settings.use_cases``; older files: the profiles of their
     recommendations), else the built-in ones."""
@@ -148,6 +160,7 @@ def settings_for(saved: Saved, *, alpha: float | None = None, rank: str | None =
         budget_usd_per_month=_number(stored.get("budget_usd_per_month")),
         max_cost_usd=_number(stored.get("max_cost_usd")),
         baseline_path=baseline_path, gates=gates, use_cases=use_cases, use_case=use_case,
+        dimensions=dimensions_for(saved),
     )
 
 

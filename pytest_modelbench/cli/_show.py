@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._exceptions import ConfigError
+from ..core.text import table, wrap_text
 from ._output import Writer
 from ._saved import Saved, rerun, settings_for
 
@@ -41,7 +42,7 @@ def show(saved: Saved, out: Writer, *, rank: str | None = None, use_case: str | 
     if model is not None:
         model_report(saved, result, settings, model, out, verbosity=verbosity)
         return 0
-    out.line(describe(saved))
+    out.lines(wrap_text(describe(saved), out.width, "  "))
     gates = saved.document.get("gates")
     if isinstance(gates, list) and gates:
         from ..compare.gates import GateResult
@@ -52,7 +53,7 @@ def show(saved: Saved, out: Writer, *, rank: str | None = None, use_case: str | 
             raise ConfigError(f"results file {str(saved.path)!r} has a malformed gate: {exc}") from None
     from ..session.pipeline import terminal_lines
 
-    out.pipeline(terminal_lines(result, settings, verbosity=verbosity))
+    out.pipeline(terminal_lines(result, settings, verbosity=verbosity, width=out.width))
     baseline = saved.document.get("baseline")
     if isinstance(baseline, Mapping) and baseline.get("path"):
         out.line(f"compared with baseline {baseline['path']} in the session; "
@@ -87,14 +88,13 @@ def check_model(saved: Saved, model: str) -> None:
 
 
 def model_report(saved: Saved, result: Any, settings: Any, name: str, out: Writer, *, verbosity: int = 0) -> None:
-    from ..core.text import table
     from ..cost import format_usd
     from ..reports.terminal import compact
 
     document = result.document
     summary = document["models"][name]
     out.sep("=", f"modelbench model: {name}")
-    out.line(describe(saved))
+    out.lines(wrap_text(describe(saved), out.width, "  "))
     spec = next((entry for entry in saved.meta.get("models") or () if entry.get("name") == name), None)
     if spec:
         out.line(f"spec {spec.get('spec')}")
@@ -118,30 +118,42 @@ def model_report(saved: Saved, result: Any, settings: Any, name: str, out: Write
     weights = settings.categories
     rows = []
     for category, entry in sorted(summary["categories"].items(), key=lambda item: (-weights.get(item[0], 0.0), item[0])):
-        rows.append([category, f"{weights.get(category, 0.0):.2f}", _fmt(entry.get("score")), grade(entry.get("score")),
-                     "?" if entry.get("pass_rate") is None else f"{100 * entry['pass_rate']:.0f}%",
+        if entry.get("source") == "measured":  # a measured dimension, no marked task: every task once
+            rows.append([f"{category}*", f"{weights.get(category, 0.0):.2f}", _fmt(entry.get("score")),
+                         grade(entry.get("score")), "-", str(entry.get("measured_tasks")), "-"])
+            continue
+        marked = "*" if entry.get("source") == "measured and marked tasks" else ""
+        rows.append([category + marked, f"{weights.get(category, 0.0):.2f}", _fmt(entry.get("score")),
+                     grade(entry.get("score")), "?" if entry.get("pass_rate") is None else f"{100 * entry['pass_rate']:.0f}%",
                      str(entry.get("tasks")), str(entry.get("runs"))])
     out.lines(table(["category", "weight", "score", "grade", "pass rate", "tasks", "runs"], rows,
-                    ("left", "right", "right", "center", "right", "right", "right")).splitlines())
+                    ("left", "right", "right", "center", "right", "right", "right"), width=out.width).splitlines())
+    for dimension, block in (summary.get("dimensions") or {}).items():
+        if isinstance(block, Mapping) and block.get("unknown"):
+            out.line(f"{dimension} not measured: {block['unknown']}")
+    if any(row[0].endswith("*") for row in rows):
+        out.lines(wrap_text("* measured from the runs (speed: latency and TTFT; cost: cost per task; consistency: "
+                            "how repeated runs agree), each task once: its tasks are those with a measured value "
+                            "(docs/results.md)", out.width, "  "))
     out.line(GRADE_LEGEND)
     out.sep("-", "latency, tokens and cost")
     for label, key in (("latency ms", "latency_ms"), ("ttft ms", "ttft_ms")):
         block = summary.get(key)
         out.line(f"{label:11} " + ("unknown" if not block else "  ".join(
             f"{stat} {compact(block.get(stat))}" for stat in ("p50", "p95", "p99", "mean"))))
-    out.line(f"{'tokens':11} in {compact(summary.get('input_tokens'))}, out {compact(summary.get('output_tokens'))}")
+    out.line(f"{'tokens':11} in {_count(summary.get('input_tokens'))}, out {_count(summary.get('output_tokens'))}")
     cost = summary.get("cost") or {}
-    out.line(f"{'cost':11} {format_usd(cost.get('cost_usd'))} in all, {format_usd(cost.get('cost_per_task_usd'))} "
-             f"per task, {format_usd(cost.get('cost_per_success_usd'))} per passed run"
-             + ("" if not cost.get("price") else f" (price {cost['price'].get('input_usd_per_mtok')}/"
-                f"{cost['price'].get('output_usd_per_mtok')} USD per 1M tokens in/out)"))
+    out.lines(wrap_text(f"{'cost':11} {format_usd(cost.get('cost_usd'))} in all, "
+                        f"{format_usd(cost.get('cost_per_task_usd'))} per task, "
+                        f"{format_usd(cost.get('cost_per_success_usd'))} per passed run" + _price(cost.get("price")),
+                        out.width, " " * 12))
     worst = worst_tasks(result.records, name)
     limit = len(worst) if verbosity > 0 else 10
     out.sep("-", "worst tasks (lowest task score first)")
     rows = [[task, _fmt(value), f"{passed}/{runs}", _short(reason or "", 40)]
             for task, value, passed, runs, reason in worst[:limit]]
     out.lines(table(["task", "score", "passed", "last miss or error"], rows,
-                    ("left", "right", "right", "left")).splitlines())
+                    ("left", "right", "right", "left"), width=out.width, wrap={0: "name", 3: "words"}).splitlines())
     if len(worst) > limit:
         out.line(f"{len(worst) - limit} more tasks; -v lists them all; "
                  f"modelbench show {saved.path} --task ID shows the replies")
@@ -161,6 +173,22 @@ def _position(result: Any, name: str) -> str:
         if row[1] == name:
             return f"{row[0]} of {len(rows) - 1} ({headline})"
     return ""
+
+
+def _price(price: Any) -> str:
+    """The price the session used, as it says it (a zero price is free: a local model)."""
+    if not isinstance(price, Mapping):
+        return ""
+    paid = (price.get("input_usd_per_mtok"), price.get("output_usd_per_mtok"))
+    if not any(paid):
+        return f" ({price['source']})" if price.get("source") else " (free)"
+    return f" (price {paid[0]:g}/{paid[1]:g} USD per 1M tokens in/out)"
+
+
+def _count(value: float | None) -> str:
+    from ..reports.terminal import compact
+
+    return f"{value:.0f}" if value is not None and abs(value) < 1000 else compact(value)
 
 
 def _fmt(value: float | None) -> str:

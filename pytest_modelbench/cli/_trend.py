@@ -20,6 +20,15 @@ from ._saved import Saved, load, settings_for
 
 
 def collect(paths: Sequence[str]) -> list[Saved]:
+    """The files in time order (:func:`results_files`); at least two."""
+    found = results_files(paths)
+    if len(found) < 2:
+        raise ConfigError(f"modelbench trend needs at least two results files, got {len(found)} "
+                          f"({', '.join(paths)})")
+    return found
+
+
+def results_files(paths: Sequence[str]) -> list[Saved]:
     """The files in time order: files as given; a directory's ``*.json`` files sorted by
     ``meta.finished_at`` (then name)."""
     found: list[Saved] = []
@@ -33,9 +42,6 @@ def collect(paths: Sequence[str]) -> list[Saved]:
             found += inside
         else:
             found.append(load(path))
-    if len(found) < 2:
-        raise ConfigError(f"modelbench trend needs at least two results files, got {len(found)} "
-                          f"({', '.join(paths)})")
     return found
 
 
@@ -71,9 +77,10 @@ def trend(files: Sequence[Saved], *, alpha: float | None = None) -> dict[str, An
         if index:
             previous = files[index - 1]
             try:
+                settings = settings_for(saved)  # the later file's weights and reference points
                 step = compare_to_baseline(
                     saved.records, Baseline(str(previous.path), previous.document, previous.records),
-                    category_weights=settings_for(saved).categories, alpha=level)
+                    category_weights=settings.categories, alpha=level, dimensions=settings.dimensions)
             except ConfigError:
                 step = None  # nothing shared with the previous file: not comparable
         summaries = saved.document.get("models") or {}
@@ -114,9 +121,10 @@ def _label(saved: Saved) -> str:
     return str(finished)[:16].replace("T", " ") if finished else saved.path.stem
 
 
-def lines(data: Mapping[str, Any]) -> list[str]:
-    """The terminal rendering: one table per model."""
-    from ..core.text import table
+def lines(data: Mapping[str, Any], width: int | None = None) -> list[str]:
+    """The terminal rendering: one table per model (narrowed to ``width``, file names wrapped
+    whole), and the explanation wrapped to it."""
+    from ..core.text import table, wrap_text
 
     out: list[str] = []
     files = data["files"]
@@ -131,11 +139,12 @@ def lines(data: Mapping[str, Any]) -> list[str]:
                          delta_text(point), "" if point["p_adjusted"] is None else f"{point['p_adjusted']:.3g}",
                          flag(point)])
         out += table(["#", "finished", "file", "score [95% CI]", "change [interval]", "p adj", ""], rows,
-                     ("right", "left", "left", "left", "left", "right", "left")).splitlines()
-    out.append(f"change: against the file before, paired on shared tasks (sign-flip test, Holm over models, "
-               f"alpha {data['alpha']:g}); ▲/▼ a significant rise/fall, = no significant change, "
-               "? not comparable (no shared task)")
-    return out
+                     ("right", "left", "left", "left", "left", "right", "left"), width=width,
+                     wrap={2: "name"}).splitlines()
+    legend = (f"change: against the file before, paired on shared tasks (sign-flip test, Holm over models, "
+              f"alpha {data['alpha']:g}); ▲/▼ a significant rise/fall, = no significant change, "
+              "? not comparable (no shared task)")
+    return out + ([legend] if width is None else wrap_text(legend, width, "  "))
 
 
 def score_text(point: Mapping[str, Any]) -> str:

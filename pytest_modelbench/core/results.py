@@ -62,6 +62,19 @@ def build_document(meta: Mapping[str, Any], models: Mapping[str, Any],
     return document
 
 
+def plain_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document as the results file holds it: builtins only (``runs`` as dicts, tuples as
+    lists), what ``json.load`` of the written file gives back. The reports render this, so a
+    report written by a session equals the report of its saved results file."""
+    runs = document.get("runs")
+    rest = {key: value for key, value in document.items() if key != "runs"}
+    plain = json.loads(json.dumps(rest, allow_nan=False))
+    if runs is not None:
+        plain["runs"] = [run.to_dict() if isinstance(run, RunRecord) else json.loads(json.dumps(run, allow_nan=False))
+                         for run in runs]
+    return {key: plain[key] for key in document}
+
+
 def _write_document(stream: Any, document: Mapping[str, Any]) -> None:
     """Indented JSON, except that each element of a top-level ``runs`` list is one compact line.
 

@@ -125,8 +125,10 @@ RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeou
 class CallMeter:
     """Prices each call and keeps the session's spend under ``--modelbench-max-cost``.
 
-    ``free`` models (``echo``) cost 0; others cost ``run_cost(price, tokens)``, None when the
-    price or a token count is unknown. With a ledger, each call first checks the cap (raising
+    ``free`` models, and models whose price is zero (local providers without a price of
+    their own get :data:`~pytest_modelbench.cost.prices.LOCAL_FREE_PRICE`), cost 0 whatever
+    their token counts; others cost ``run_cost(price, tokens)``, None when the price or a
+    token count is unknown. With a ledger, each call first checks the cap (raising
     ``BudgetExceeded``) and then adds its cost to the shared total.
     """
 
@@ -140,7 +142,7 @@ class CallMeter:
             self.ledger.check()
 
     def cost(self, completion: Completion) -> float | None:
-        if self.free:
+        if self.free or (self.price is not None and self.price.free):
             return 0.0
         if self.price is None:
             return None

@@ -78,6 +78,7 @@ def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[
             max_cost_usd=settings.max_cost_usd,
         ),
         compare=CompareSettings(alpha=settings.alpha, rank=settings.rank, pair=settings.compare),
+        dimensions=settings.dimensions,
     )
     document = analysis.document
     if session_spend is not None:
@@ -105,7 +106,7 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
 
         try:
             comparison = compare_to_baseline(result.records, baseline, category_weights=settings.categories,
-                                             alpha=settings.alpha)
+                                             alpha=settings.alpha, dimensions=settings.dimensions)
         except ConfigError as exc:
             result.baseline_error = str(exc)
             if not _replaces_baseline(settings):
@@ -132,7 +133,8 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
     elif settings.use_cases:
         cases = list(settings.use_cases.values())
     if result.analysis.comparison is not None:  # at least one model was measured
-        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha)
+        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha,
+                                           dimensions=settings.dimensions)
     document["recommendations"] = [item.to_dict() for item in result.recommendations]
 
 
@@ -168,12 +170,14 @@ def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], 
         _write(result, "results", settings.json_path, lambda: write_json_atomic(settings.json_path, full))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if settings.reports or summary_file:
+        from ..core.results import plain_document
         from ..reports import append_github_summary, render_markdown, write_report
 
+        plain = plain_document(full)  # the reports render what the results file holds
         for path in settings.reports:
-            _write(result, "report", path, lambda path=path: write_report(full, path))
+            _write(result, "report", path, lambda path=path: write_report(plain, path))
         if summary_file:
-            _write(result, "job summary", summary_file, lambda: append_github_summary(render_markdown(full)))
+            _write(result, "job summary", summary_file, lambda: append_github_summary(render_markdown(plain)))
     if settings.update_baseline:
         _update_baseline(result, settings, full)
 
@@ -211,27 +215,37 @@ def _update_baseline(result: SessionResult, settings: Settings, document: Mappin
         result.baseline_note = "baseline not updated: its file could not be written"
 
 
-def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0) -> list[Line]:
-    """The whole terminal summary, section titles included."""
-    from ..reports.terminal import summary_lines
+def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0,
+                   width: int = 100) -> list[Line]:
+    """The whole terminal summary, section titles included, each line at most ``width``
+    characters (the terminal's width); one legend line explains the marks and abbreviations
+    used."""
+    from ..reports.terminal import Legend, summary_lines
 
+    width = max(width, 40)
+    legend = Legend()
     lines = [Line("modelbench summary", sep="=")]
-    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity):
+    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity,
+                              width=width, legend=legend):
         lines.append(Line(text[4:], sep="-") if text.startswith("--- ") else Line(text))
     if verbosity >= 0:
         if result.baseline_comparison is not None:
             lines.append(Line(f"modelbench baseline: {settings.baseline_path}", sep="-"))
-            lines += [Line(text) for text in result.baseline_comparison.table().splitlines()]
+            rendered = result.baseline_comparison.table(width=width).splitlines()
+            legend.add("p adj", "$/1k tasks")
+            legend.note(rendered)
+            lines += [Line(text) for text in rendered]
         if result.recommendations:
             from ..compare.recommend import recommendation_lines
 
             lines.append(Line("modelbench recommendations", sep="-"))
             verbose = verbosity > 0
-            for text in recommendation_lines(result.recommendations):
-                if verbose or not text.startswith(" "):  # rationales with -v
-                    lines.append(Line(text))
+            lines += [Line(text) for text in recommendation_lines(result.recommendations, width=width,
+                                                                   rationales=verbose)]
             if not verbose:
                 lines.append(Line("-v shows the rationale of each recommendation"))
+        lines += [Line(text) for text in legend.lines(width)]
+    # reasons and errors stay on one line each: CI logs are searched for them
     if result.baseline_error is not None:
         lines.append(Line(f"baseline not compared: {result.baseline_error}", color="yellow"))
     for entry in result.document.get("not_measured") or ():
@@ -251,7 +265,7 @@ def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int 
 
         passed = gates_passed(result.gate_results)
         lines.append(Line("modelbench gates", sep="=", color="green" if passed else "red"))
-        lines += [Line(text) for text in gate_lines(result.gate_results)]
+        lines += [Line(text) for text in gate_lines(result.gate_results, width=width)]
     if result.baseline_note is not None:
         lines.append(Line(result.baseline_note))
     return lines

@@ -106,10 +106,15 @@ class Plan:
     def cost_usd(self) -> Estimate:
         return _total([entry.cost_usd for entry in self.models])
 
-    def lines(self) -> list[str]:
-        """The terminal section (without its title)."""
-        from ..core.text import table
+    def lines(self, width: int | None = None) -> list[str]:
+        """The terminal section (without its title); with ``width`` (the terminal's), the table
+        is narrowed to it with model names wrapped whole, and the explanations wrapped. The
+        verdict on ``--modelbench-max-cost`` stays on one line (CI logs are searched for it)."""
+        from ..core.text import table, wrap_text
         from ..cost import format_usd
+
+        def wrapped(text: str) -> list[str]:
+            return [text] if width is None else wrap_text(text, width, "  ")
 
         headers = ["model", "tasks", "runs", *DIFFICULTIES, "stored", "calls", "tokens in/out", "cost",
                    "model time"]
@@ -122,17 +127,27 @@ class Plan:
                          str(entry.stored_runs) if self.mode != "live" else "-",
                          entry.calls.text(_count), tokens, entry.cost_usd.text(format_usd),
                          entry.model_time_ms.text(_duration)])
-        lines = table(headers, rows, ("left", *("right",) * (len(headers) - 1))).splitlines()
+        aligns = ("left", *("right",) * (len(headers) - 1))
+        natural = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+        if width is None or sum(natural) + 2 * (len(natural) - 1) <= width:
+            lines = table(headers, rows, aligns, width=width, wrap={0: "name"}).splitlines()
+        else:  # two tables, each fitting (names whole): the runs, then what they would take
+            split = headers.index("calls")
+            lines = table(headers[:split], [row[:split] for row in rows], aligns[:split], width=width,
+                          wrap={0: "name"}).splitlines() + [""]
+            lines += table(["model", *headers[split:]], [[row[0], *row[split:]] for row in rows],
+                           aligns[:1] + aligns[split:], width=width, wrap={0: "name"}).splitlines()
         for entry in self.models:
-            lines.append(f"{entry.model}: estimates from {entry.history}")
-        lines += list(self.notes)
+            lines += wrapped(f"{entry.model}: estimates from {entry.history}")
+        for note in self.notes:
+            lines += wrapped(note)
         total = self.cost_usd
         if self.max_cost_usd is not None:
             verdict = {True: "fits", False: "does NOT fit", None: "may not fit"}[self.fits]
             lines.append(f"the plan {verdict} --modelbench-max-cost {format_usd(self.max_cost_usd)}: cost "
                          f"{total.text(format_usd)}" + (" (some runs have no history)" if self.fits is None else ""))
-        lines.append("stored: runs the response store already answered; model time: the calls one after the "
-                     "other; unknown: no history of the task for the model (never guessed)")
+        lines += wrapped("stored: runs the response store already answered; model time: the calls one after "
+                         "the other; unknown: no history of the task for the model (never guessed)")
         lines.append("no model was called (--modelbench-plan)")
         return lines
 
@@ -145,7 +160,7 @@ class Plan:
 def _count(value: float) -> str:
     from ..reports.terminal import compact
 
-    return compact(value)
+    return f"{value:.0f}" if abs(value) < 1000 else compact(value)  # counts: 5, not 5.0
 
 
 def _duration(milliseconds: float) -> str:

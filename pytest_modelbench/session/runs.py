@@ -105,3 +105,19 @@ def failed_outside_the_test(excinfo: Any) -> bool:
         return False
     caller = frames[outcomes - 1].filename.replace("\\", "/")
     return "/site-packages/" in caller or "/dist-packages/" in caller or "/_pytest/" in caller
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when empty), at most 200
+    characters: the reason a run record keeps."""
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    return first if len(first) <= 200 else first[:197] + "..."
+
+
+def skip_reason(report: Any) -> str | None:
+    """The reason of a skipped test report (its ``longrepr`` is ``(file, line, "Skipped: why")``)."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return None

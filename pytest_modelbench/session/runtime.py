@@ -10,6 +10,7 @@ after closing whatever was already opened. Does not import pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -21,8 +22,32 @@ from .._exceptions import ConfigError
 from ..models.model import CallMeter, CallTotals, Model, TextPolicy
 from .settings import Settings
 
-#: Providers that run on this machine: no price is expected, so none is warned about.
+#: Providers that run on this machine: free ($0 a call, whatever the token counts) unless a
+#: price is set for the model, so no price is warned about.
 LOCAL_PROVIDERS = ("echo", "ollama", "python")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PriceWarning:
+    """A model without a price: the warning's text, and the file and line it points at."""
+
+    model: str
+    message: str
+    filename: str
+    lineno: int
+
+
+def _read_lines(path: Path | None) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare when it can be, else quoted."""
+    bare = name.replace("-", "").replace("_", "").isalnum() and name.isascii()
+    return name if bare else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _run_load(**options: Any) -> Any:
@@ -112,7 +137,7 @@ class SessionRuntime:
     # -- configuration -------------------------------------------------------------------
 
     def _resolve_prices(self, environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        from ..cost import PriceTable, parse_self_hosting
+        from ..cost import LOCAL_FREE_PRICE, PriceTable, parse_self_hosting
         from ..models.providers import uses_public_api
 
         table = PriceTable.load(self.settings.tool.get("prices"))
@@ -126,6 +151,8 @@ class SessionRuntime:
             declared = parse_self_hosting(spec.extra, spec.name)
             if declared is not None and spec is not self.settings.judge:
                 hosting[spec.name] = declared
+            elif prices[spec.name] is None and spec.provider in LOCAL_PROVIDERS:
+                prices[spec.name] = LOCAL_FREE_PRICE  # free, unless a price or GPU cost is declared
         return prices, hosting
 
     def unpriced_models(self) -> list[str]:
@@ -133,6 +160,28 @@ class SessionRuntime:
         judge = [self.settings.judge] if self.settings.judge is not None else []
         return [spec.name for spec in [*self.settings.models, *judge]
                 if spec.provider not in LOCAL_PROVIDERS and self.prices[spec.name] is None]
+
+    def price_warnings(self, pyproject: Path | None) -> list[PriceWarning]:
+        """One warning per model without a price, located where the price belongs: the
+        model's table in ``pyproject``, else its ``[tool.modelbench.prices]`` (or
+        ``[tool.modelbench]``) table, else the file's first line."""
+        lines = _read_lines(pyproject)
+        warnings = []
+        for name in self.unpriced_models():
+            spec = self.specs.get(name) or self.settings.judge
+            named = name in self.settings.named_models
+            key = f"price = {{ input = ..., output = ... }} in [tool.modelbench.models.{name}]" if named else \
+                f"[tool.modelbench.prices] {_toml_key(name)} = {{ input = ..., output = ... }}"
+            served = f" (model id {spec.model!r})" if spec is not None and spec.model and spec.model != name else ""
+            message = (f"modelbench: no price known for model {name!r}{served}; its cost is unknown (shown as ?, "
+                       f"never as $0) and it has no cost score. Set {key} in USD per 1M tokens "
+                       "(input = 0, output = 0 for a model that costs nothing)")
+            headings = ([f"[tool.modelbench.models.{name}]", f'[tool.modelbench.models."{name}"]'] if named else []) \
+                + ["[tool.modelbench.prices]", "[tool.modelbench]"]
+            lineno = next((number for heading in headings for number, line in enumerate(lines, start=1)
+                           if line.strip() == heading), 1)
+            warnings.append(PriceWarning(name, message, str(pyproject) if pyproject else "pyproject.toml", lineno))
+        return warnings
 
     def _load_baseline(self) -> None:
         settings = self.settings
@@ -193,7 +242,7 @@ class SessionRuntime:
         """The ``model`` of one run: calls are metered into ``totals``, loads into ``loads``."""
         spec = self.specs[name]
         provider = self.providers[name]
-        meter = CallMeter(self.prices.get(name), self.ledger, free=spec.provider == "echo")
+        meter = CallMeter(self.prices.get(name), self.ledger)
         totals.texts = self.texts
         return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
                      totals=totals, meter=meter, task=task, endpoint=self._load_endpoint(spec), loads=loads,
@@ -215,7 +264,7 @@ class SessionRuntime:
 
         spec = self.settings.judge
         provider = self.judge_provider
-        meter = CallMeter(self.prices.get(spec.name), self.ledger, free=spec.provider == "echo")
+        meter = CallMeter(self.prices.get(spec.name), self.ledger)
         model = Model(spec, lambda: provider, run=run, timeout=self.settings.timeout,
                       totals=totals, meter=meter, task=task)
         return Judge(spec.name, model.complete)

@@ -12,9 +12,10 @@ from typing import Any
 
 from .._exceptions import ConfigError
 from ..core.config import category_weights
+from ..core.dimensions import Dimensions
 from ..models.specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
 
-TOOL_KEYS = ("categories", "models", "prices", "use_cases")
+TOOL_KEYS = ("categories", "consistency", "cost", "models", "prices", "speed", "use_cases")
 #: Bytes of a run's prompt and of its reply kept in its record (``--modelbench-text-limit``).
 DEFAULT_TEXT_LIMIT = 4096
 
@@ -51,6 +52,7 @@ class Settings:
     text_limit: int = DEFAULT_TEXT_LIMIT
     sandbox: str | None = None
     cache_lock_timeout: float = 60.0
+    dimensions: Dimensions = dataclasses.field(default_factory=Dimensions)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class Settings:
             "retries": self.retries,
             "max_response_bytes": self.max_response_bytes,
             "category_weights": dict(self.categories),
+            "dimensions": self.dimensions.to_dict(),
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
             "max_cost_usd": self.max_cost_usd,
@@ -171,6 +174,9 @@ def resolve(
         # Nothing will be benchmarked: the other settings are not needed, and skipping them
         # keeps the heavy modules (numpy and what uses it) out of sessions without models.
         return Settings(categories=categories, named_models=named, tool=dict(tool), sandbox=sandbox)
+    from ..core.dimensions import parse_dimensions
+
+    dimensions = parse_dimensions(tool)
     judge_text = (values.get("judge") or "").strip()
     judge = parse_spec(judge_text, providers, named) if judge_text else None
     from ..cost import parse_budget, parse_usd, parse_volume
@@ -233,6 +239,7 @@ def resolve(
         sandbox=sandbox,
         cache_lock_timeout=60.0 if values.get("cache_lock_timeout") in (None, "")
         else parse_seconds(values["cache_lock_timeout"], "modelbench cache_lock_timeout"),
+        dimensions=dimensions,
     )
     check_output_paths(settings)
     return settings

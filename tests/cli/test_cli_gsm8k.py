@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pytest_modelbench.cli import main
+from pytest_modelbench.core.dimensions import ANSWERS_ONLY, Dimensions
 from pytest_modelbench.core.records import RunRecord
 from pytest_modelbench.core.results import build_meta
 from pytest_modelbench.models.specs import ModelSpec
@@ -66,10 +67,11 @@ def records_of(rows: list[dict], system: str, name: str, *, runs: int = 1, quest
 
 
 def write_results(path: Path, records: list[RunRecord], names: list[str], *, finished: str = "2026-01-01T00:00:00+00:00",
-                  shard: tuple[int, int] | None = None) -> dict:
-    """A results file as a session writes it: ``finish`` then ``write_outputs``."""
+                  shard: tuple[int, int] | None = None, dimensions: Dimensions = Dimensions()) -> dict:
+    """A results file as a session writes it: ``finish`` then ``write_outputs`` (``dimensions``:
+    the session's ``[tool.modelbench.speed|cost|consistency]``, the defaults unless given)."""
     specs = tuple(ModelSpec(name=name, provider="python", model=f"replay:{name}") for name in names)
-    settings = Settings(models=specs, json_path=path, shard=shard)
+    settings = Settings(models=specs, json_path=path, shard=shard, dimensions=dimensions)
     result = finish(records, settings)
     write_outputs(result, settings, lambda: build_meta(
         plugin_version="0.1.0", pytest_version="9", started=finished, finished=finished, rootdir=path.parent,
@@ -87,10 +89,12 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_compare_175b_verification_baseline_against_175b_finetuning_fails(gsm8k, tmp_path):
+    # Sessions that score the answers only ([tool.modelbench.speed|cost|consistency] measured =
+    # false): the score is the pass rate, so the gate's change can be checked by hand.
     baseline = tmp_path / "baseline.json"
     current = tmp_path / "current.json"
-    write_results(baseline, records_of(gsm8k, "175b_verification", "gpt3-175b"), ["gpt3-175b"])
-    write_results(current, records_of(gsm8k, "175b_finetuning", "gpt3-175b"), ["gpt3-175b"])
+    write_results(baseline, records_of(gsm8k, "175b_verification", "gpt3-175b"), ["gpt3-175b"], dimensions=ANSWERS_ONLY)
+    write_results(current, records_of(gsm8k, "175b_finetuning", "gpt3-175b"), ["gpt3-175b"], dimensions=ANSWERS_ONLY)
     code, out, err = run("compare", baseline, current, "--fail-on-regression", "-o", tmp_path / "gated.json")
     assert code == 1, out + err
     assert re.search(r"fail-on-regression\s+gpt3-175b\s+-21\.5 pts, p < 0\.001.*FAIL", out), out
@@ -98,6 +102,17 @@ def test_compare_175b_verification_baseline_against_175b_finetuning_fails(gsm8k,
     gate = json.loads((tmp_path / "gated.json").read_text())["gates"][0]
     # 56.25% -> 34.72% of 1319 questions: the score (60% pass rate + 40% quality) falls 21.5 points
     assert gate["verdict"] == "fail" and gate["measured"] == pytest.approx(100 * (458 - 742) / 1319)
+    # With the measured dimensions (the default) the score also counts speed, cost and
+    # consistency, scored with the files' own reference points: every task ran in both files,
+    # so the paired change is exactly the difference of the two sessions' saved scores.
+    saved = [write_results(path, records_of(gsm8k, system, "gpt3-175b"), ["gpt3-175b"])
+             for path, system in ((baseline, "175b_verification"), (current, "175b_finetuning"))]
+    code, out, err = run("compare", baseline, current, "--fail-on-regression", "-o", tmp_path / "gated.json")
+    assert code == 1, out + err
+    gate = json.loads((tmp_path / "gated.json").read_text())["gates"][0]
+    then, now = (document["models"]["gpt3-175b"]["score"] for document in saved)
+    assert set(saved[0]["models"]["gpt3-175b"]["dimensions"]) == {"speed", "cost", "consistency"}
+    assert gate["verdict"] == "fail" and gate["measured"] == pytest.approx(now - then)
     # the other way round it is a significant rise: the gate passes
     code, out, _ = run("compare", current, baseline, "--fail-on-regression")
     assert code == 0 and "gates passed" in out
@@ -152,29 +167,59 @@ def test_gsm8k(model, row):
 '''
 
 
-def _suite(pytester: pytest.Pytester, questions: int, runs: int = 1) -> None:
+#: A project's own reference points for the measured dimensions and a price for its model: the
+#: scores depend on them, so the command line must read them back from the results file.
+PYPROJECT = """
+[tool.modelbench.prices]
+gpt3 = { input = 2.0, output = 8.0 }
+
+[tool.modelbench.speed]
+latency_p50 = { best_ms = 0.01, worst_ms = 2.0, weight = 1 }
+latency_p95 = { weight = 0 }
+ttft_p50 = { weight = 0 }
+
+[tool.modelbench.cost]
+best_usd = 0.0001
+worst_usd = 0.01
+
+[tool.modelbench.consistency]
+measured = false
+"""
+
+
+def _suite(pytester: pytest.Pytester, questions: int, runs: int = 1, pyproject: str | None = None) -> None:
     pytester.makepyfile(replay_gsm8k=REPLAY_MODEL.format(path=str(SOLUTIONS)),
                         test_gsm8k=SUITE.format(path=str(SOLUTIONS), questions=questions, runs=runs))
+    if pyproject is not None:
+        pytester.makefile(".toml", pyproject=pyproject)
     pytester.syspathinsert()
 
 
 def test_compare_agrees_exactly_with_the_sessions_baseline_gate(gsm8k, pytester: pytest.Pytester):
-    _suite(pytester, questions=200)
+    # The project sets its own [tool.modelbench.speed|cost|consistency] and a price: the
+    # command line scores both files with the session's reference points, read from the file.
+    _suite(pytester, questions=200, pyproject=PYPROJECT)
     result = pytester.runpytest("--modelbench-models=gpt3=python:replay_gsm8k:verification_175b",
                                 "--modelbench-json=baseline.json", "-p", "no:cacheprovider")
     assert result.ret == 0
     result = pytester.runpytest("--modelbench-models=gpt3=python:replay_gsm8k:finetuning_175b",
                                 "--modelbench-json=current.json", "--modelbench-baseline=baseline.json",
-                                "--modelbench-fail-on-regression", "--modelbench-min-score=40",
+                                "--modelbench-fail-on-regression", "--modelbench-min-score=90",
                                 "-p", "no:cacheprovider")
     assert result.ret == 1  # the session's own regression gate fails
     session = json.loads((pytester.path / "current.json").read_text())
+    dimensions = session["meta"]["settings"]["dimensions"]
+    assert dimensions["consistency"] is False and list(dimensions["speed"]) == ["latency_p50"]
+    assert dimensions["cost"] == {"best_usd": 0.0001, "worst_usd": 0.01}
+    summary = session["models"]["gpt3"]
+    assert set(summary["dimensions"]) == {"speed", "cost"} and 0 < summary["dimensions"]["cost"]["score"] < 100
     code, out, _ = run("compare", pytester.path / "baseline.json", pytester.path / "current.json",
-                       "--fail-on-regression", "--min-score=40", "-o", pytester.path / "cli.json")
+                       "--fail-on-regression", "--min-score=90", "-o", pytester.path / "cli.json")
     assert code == 1
     cli = json.loads((pytester.path / "cli.json").read_text())
     assert cli["gates"] == session["gates"]  # same verdicts, values, p-values and messages
     assert cli["baseline"]["models"] == session["baseline"]["models"]
+    assert cli["models"] == session["models"]  # every score recomputed from the runs, dimensions included
     assert [gate["verdict"] for gate in cli["gates"]] == ["fail", "fail"]
 
 
@@ -306,15 +351,25 @@ def test_report_and_show_task_on_gsm8k_results(gsm8k, tmp_path):
 
 
 def test_show_gives_the_sessions_summary(gsm8k, pytester: pytest.Pytester):
-    _suite(pytester, questions=30)
+    # with the project's own reference points for speed and cost, and prices: the command
+    # line scores the runs as the session did
+    _suite(pytester, questions=30, runs=2, pyproject=PYPROJECT.replace(
+        "gpt3 = { input = 2.0, output = 8.0 }",
+        "small = { input = 0.5, output = 1.0 }\nlarge = { input = 5.0, output = 20.0 }").replace(
+        "[tool.modelbench.consistency]\nmeasured = false", ""))
     result = pytester.runpytest("--modelbench-models=small=python:replay_gsm8k:verification_6b,"
                                 "large=python:replay_gsm8k:verification_175b", "--modelbench-json=r.json",
                                 "-p", "no:cacheprovider")
-    session = result.stdout.str()
+    session = result.stdout.str().splitlines()
+    saved = json.loads((pytester.path / "r.json").read_text())
+    assert set(saved["models"]["large"]["dimensions"]) == {"speed", "cost", "consistency"}
+    assert 0 < saved["models"]["large"]["dimensions"]["cost"]["score"] < 100  # priced, not free
     code, out, _ = run("show", pytester.path / "r.json")
     assert code == 0
-    start = session.index("modelbench summary")
-    shown = out[out.index("modelbench summary"):]
-    # the tables are the session's, line for line (the session also says where it wrote the file)
-    for line in session[start:].splitlines()[1:12]:
-        assert line in shown
+    shown = out.splitlines()
+    # the whole summary is the session's, line for line (the session also says where it wrote
+    # the file; a non-terminal is 80 columns wide for both)
+    start = next(i for i, line in enumerate(session) if "modelbench summary" in line)
+    end = next(i for i, line in enumerate(session) if line.startswith("results written to"))
+    assert shown[shown.index(session[start]):] == session[start:end]
+    assert any("measured from the runs for both models: speed, cost, consistency" in line for line in shown)

@@ -2,7 +2,9 @@
 (../shared/data/gsm8k/example_model_solutions.jsonl, skipped when absent), replayed by
 ``python:`` models. Running every question once or three times (a temperature-0 model, a
 pipeline, a replay) gives the same verdicts everywhere: head-to-head, recommendations and the
-regression gate."""
+regression gate. Consistency (how a task's repeated runs agree) cannot be measured from one
+run per task, so these sessions leave it out of the score (``[tool.modelbench.consistency]
+measured = false``); speed and cost are measured from the runs as usual."""
 
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
         pytest.skip(f"shared data file {SOLUTIONS} is absent (expected beside the repository in ../shared/data)")
     pytester.makepyfile(replay_gsm8k=REPLAY.format(path=str(SOLUTIONS), n=QUESTIONS))
     pytester.makepyfile(test_gsm8k=SUITE.format(path=str(SOLUTIONS), n=QUESTIONS))
+    pytester.makepyprojecttoml("[tool.modelbench.consistency]\nmeasured = false\n")
     pytester.syspathinsert()
     return pytester
 
@@ -85,9 +88,21 @@ def test_verdicts_are_the_same_at_one_and_three_runs(project: pytest.Pytester) -
     assert len(once["pairs"]) == 6
     # repeating answers changes no score either: scores are over tasks
     for name in MODELS:
+        assert set(documents[1]["models"][name]["dimensions"]) == {"speed", "cost"}
         assert documents[1]["models"][name]["score"] == pytest.approx(documents[3]["models"][name]["score"])
         assert documents[1]["models"][name]["pass_rate_ci95"] == pytest.approx(
             documents[3]["models"][name]["pass_rate_ci95"])
+    # with consistency measured (the default) at three runs, these replays agree with
+    # themselves (100) and every head-to-head verdict stays the same (the use cases that weigh
+    # consistency now have it, so their recommendations may change)
+    (project.path / "pyproject.toml").unlink()
+    result = project.runpytest(f"--modelbench-models={models}", "--modelbench-runs=3", "--modelbench-json=c3.json", "-q")
+    assert result.ret == 0
+    measured = json.loads((project.path / "c3.json").read_text())
+    assert all(measured["models"][name]["dimensions"]["consistency"]["score"] == 100.0 for name in MODELS)
+    with_consistency = _verdicts(measured)
+    assert {pair: entry[0] for pair, entry in with_consistency["pairs"].items()} == {
+        pair: entry[0] for pair, entry in once["pairs"].items()}
 
 
 def test_regression_gate_on_recorded_outputs(project: pytest.Pytester) -> None:

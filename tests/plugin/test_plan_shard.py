@@ -61,11 +61,12 @@ def suite(pytester: pytest.Pytester, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
 
 
-def test_plan_calls_no_model_and_estimates_only_from_history(pytester, server, suite):
+def test_plan_calls_no_model_and_estimates_only_from_history(pytester, server, suite, monkeypatch):
     counter = Counter()
     server.always(counter)
     model = f"--modelbench-models=openai:calc@{server.url}"
-    # 1. no history: counts are exact, estimates unknown, nothing called
+    # 1. no history: counts are exact, estimates unknown, nothing called (a wide terminal: one table)
+    monkeypatch.setenv("COLUMNS", "140")
     result = pytester.runpytest_subprocess(model, "--modelbench-plan", "--modelbench-max-cost=1", "-n", "2")
     assert result.ret == 0
     result.stdout.fnmatch_lines([
@@ -78,23 +79,30 @@ def test_plan_calls_no_model_and_estimates_only_from_history(pytester, server, s
     ])
     assert counter.calls == 0 and server.requests == []
     # 2. the real session: 5 calls, recorded in the cache and the results file
+    monkeypatch.setenv("COLUMNS", "80")  # from here on: two tables, the runs then what they take
     result = pytester.runpytest_subprocess(model, "--modelbench-cache=store.sqlite", "--modelbench-json=r.json")
     assert result.ret == 0 and counter.calls == 5
     # 3. plans from that history: the results file (cost $0.03 per run: 3 output tokens at $0.01)
     result = pytester.runpytest_subprocess(model, "--modelbench-plan", "--modelbench-json=r.json",
                                            "--modelbench-max-cost=0.10")
     assert result.ret == 1  # 5 runs x $0.03 = $0.15 does not fit $0.10
-    result.stdout.fnmatch_lines(["openai:calc*3*5*-*4*-*1*-*-*5*60/15*$0.150*s",
+    result.stdout.fnmatch_lines(["model*tasks*runs*trivial*easy*medium*hard*expert*stored",
+                                 "openai:calc*3*5*-*4*-*1*-*-",
+                                 "model*calls*tokens in/out*cost*model time",
+                                 "openai:calc*5*60/15*$0.15*s",
                                  "openai:calc: estimates from results r.json",
-                                 "the plan does NOT fit --modelbench-max-cost $0.100: cost $0.150"])
+                                 "the plan does NOT fit --modelbench-max-cost $0.10: cost $0.15"])
+    section = result.stdout.lines[next(i for i, line in enumerate(result.stdout.lines) if "modelbench plan" in line):]
+    assert max(len(line) for line in section) <= 80
     # 4. ... and from the response store, which would answer every run: no call, no cost
     (pytester.path / "r.json").unlink()
     result = pytester.runpytest_subprocess(model, "--modelbench-plan", "--modelbench-cache=store.sqlite",
                                            "--modelbench-max-cost=0.10")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["openai:calc*3*5*-*4*-*1*-*5*0*60/15*$0*s",
+    result.stdout.fnmatch_lines(["openai:calc*3*5*-*4*-*1*-*5",
+                                 "openai:calc*0*60/15*$0*s",
                                  "openai:calc: estimates from response store store.sqlite",
-                                 "the plan fits --modelbench-max-cost $0.100: cost $0"])
+                                 "the plan fits --modelbench-max-cost $0.10: cost $0"])
     assert counter.calls == 5  # no plan called the model
     assert SECRET not in result.stdout.str()
 

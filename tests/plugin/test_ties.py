@@ -20,16 +20,18 @@ def test_tied_models_share_a_rank_everywhere(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--modelbench-models=echo,twin=echo", "--modelbench-json=r.json",
                                 "--modelbench-report=r.md", "--modelbench-report=r.html")
     assert result.ret == 0
+    # accuracy 75 (0.25) with speed, cost and consistency measured at 100 (0.10 each):
+    # (0.25 × 75 + 0.30 × 100) / 0.55 = 88.6 for both
     result.stdout.fnmatch_lines([
         "#  model*",
         "-  *",
-        "1  echo *75.0*",
-        "1  twin *75.0*",
+        "1  echo *88.6*",
+        "1  twin *88.6*",
         "*modelbench ranking: weighted*",
         "*",
         "*",
-        "1  echo *75.0*",
-        "1  twin *75.0*",
+        "1  echo *88.6*",
+        "1  twin *88.6*",
     ])
     markdown = (pytester.path / "r.md").read_text()
     assert "| 1 | echo |" in markdown.replace("**", "") and "| 1 | twin |" in markdown.replace("**", "")
