@@ -4,8 +4,8 @@ Builds N synthetic ``RunRecord`` objects (as the controller holds them after a s
 20 models x T tasks x 10 runs), then times, in this process:
 
 * ``RunTable.from_records`` (records -> numpy columns),
-* ``analyse`` (per-model summary, costs, all five rankings with 200 bootstrap resamples,
-  all model pairs overall and per category, consistency),
+* ``analyse`` (per-model summary, costs, the measured dimensions, all five rankings with 200
+  bootstrap resamples, all model pairs overall and per category, consistency),
 * writing the JSON results file,
 
 and prints peak RSS. Growth from 10k to 1M records should be near-linear.
@@ -28,6 +28,7 @@ import numpy as np
 
 from pytest_modelbench.session.analysis import CompareSettings, analyse
 from pytest_modelbench.core.config import DEFAULT_CATEGORY_WEIGHTS
+from pytest_modelbench.core.dimensions import Dimensions
 from pytest_modelbench.core.records import RunRecord
 from pytest_modelbench.core.results import build_document, write_json_atomic
 from pytest_modelbench.core.table import RunTable
@@ -72,7 +73,7 @@ def measure(size: int) -> None:
     from_records = time.perf_counter() - start
     start = time.perf_counter()
     analysis = analyse(records, models=names, category_weights=DEFAULT_CATEGORY_WEIGHTS,
-                       compare=CompareSettings(bootstrap=200))
+                       compare=CompareSettings(bootstrap=200), dimensions=Dimensions())  # as a session does
     analysed = time.perf_counter() - start
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,7 @@ from ._exceptions import (
     ModelError,
     ModelResponseError,
     ModelTimeoutError,
+    SandboxUnavailableError,
     SpecError,
 )
 from .core.records import RunRecord
@@ -30,6 +31,7 @@ __all__ = [
     "ModelbenchError",
     "ProviderOptions",
     "RunRecord",
+    "SandboxUnavailableError",
     "SpecError",
     "Task",
     "TaskList",

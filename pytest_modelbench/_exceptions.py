@@ -4,7 +4,8 @@ The hierarchy::
 
     ModelbenchError                 base of everything raised here
     ├── ConfigError                 bad option, ini value, marker or [tool.modelbench] entry
-    │   └── SpecError               a model spec that cannot be parsed or whose provider is unknown
+    │   ├── SpecError               a model spec that cannot be parsed or whose provider is unknown
+    │   └── SandboxUnavailableError a sandbox was required for generated code, and none works here
     └── ModelError                  a model could not deliver a completion
         ├── ModelCallError          the call failed after retries (HTTP status, connection error)
         │   └── ModelTimeoutError   the call exceeded its timeout
@@ -28,6 +29,11 @@ class ConfigError(ModelbenchError):
 
 class SpecError(ConfigError):
     """A model spec is malformed or names an unknown provider."""
+
+
+class SandboxUnavailableError(ConfigError):
+    """``sandbox="require"`` (``--modelbench-sandbox=require``) and no sandbox stronger than
+    resource limits works on this machine; the message says why."""
 
 
 class ModelError(ModelbenchError):

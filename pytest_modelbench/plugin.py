@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ import pytest
 from ._exceptions import ConfigError, ModelError
 from .core.config import TaskSpec, task_spec_from_marker
 from .core.records import RunRecord, check_quality
+from .core.run_notes import collecting
 from .session.options import OPTIONS
-from .session.runs import RunState
-from .session.settings import Settings, read_tool_table, resolve
+from .session.runs import RunState, failed_outside_the_test, short_reason, skip_reason, task_id
+from .session.settings import Settings, apply_sandbox, read_tool_table, resolve
 
 MARKER = "modelbench"
 NO_MODELS_REASON = "no models configured: pass --modelbench-models=SPEC[,SPEC...] to run benchmark tasks"
@@ -32,6 +34,7 @@ settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["BenchSession"]()
 run_key = pytest.StashKey["RunState"]()
 marked_key = pytest.StashKey[dict]()  # (class, function) of a marked test -> its TaskSpec
+sandbox_key = pytest.StashKey[Any]()  # restores the sandbox mode --modelbench-sandbox replaced
 
 
 # --------------------------------------------------------------------------- options
@@ -107,17 +110,23 @@ def pytest_configure(config: pytest.Config) -> None:
             values=_option_values(config), providers=registry,
             tool=read_tool_table(_pyproject(config)), rootdir=config.invocation_params.dir,
         )
+        config.stash[sandbox_key] = apply_sandbox(settings.sandbox)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     config.stash[marked_key] = {}
     if settings.models:
+        if settings.plan:  # like --collect-only: no worker is started
+            config.option.dist = "no"
         session = BenchSession(config, settings, registry)
         config.stash[session_key] = session
         config.pluginmanager.register(session, "modelbench-session")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_sandbox = config.stash.get(sandbox_key, None)
+    if restore_sandbox is not None:
+        restore_sandbox()
     session = config.stash.get(session_key, None)
     if session is not None:
         session.close()
@@ -186,30 +195,6 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 REPEAT_PARAM = "__pytest_repeat_step_number"
 
 
-def _task_id(nodeid: str, own_ids: list[str], idlist: list[str] | None = None) -> str:
-    """The node id without the parts of its parametrization that name a run: the model/run
-    part, and pytest-repeat's step. ``idlist`` is pytest's list of the callspec's id parts
-    when available (one per parametrize call); else the parts are found in the id string."""
-    base, bracket, params = nodeid.partition("[")
-    if not bracket:
-        return nodeid
-    if idlist is not None:
-        parts = list(idlist)
-        for own in own_ids:
-            if own in parts:
-                parts.remove(own)
-        return f"{base}[{'-'.join(parts)}]" if parts else base
-    params = params[:-1]
-    for own in own_ids:
-        if params == own:
-            params = ""
-        elif params.endswith("-" + own):
-            params = params[: -len(own) - 1]
-        else:
-            params = params.replace(own + "-", "", 1)
-    return f"{base}[{params}]" if params else base
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     marked = config.stash[marked_key]
     if not marked:
@@ -238,7 +223,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             run = step * (settings.runs or spec.default_runs) + run
         idlist = getattr(callspec, "_idlist", None)
         item.stash[run_key] = RunState(
-            task=_task_id(item.nodeid, own_ids, list(idlist) if isinstance(idlist, (list, tuple)) else None),
+            task=task_id(item.nodeid, own_ids, list(idlist) if isinstance(idlist, (list, tuple)) else None),
             spec=spec, model=name, run=run,
         )
 
@@ -300,12 +285,6 @@ def record_quality(request: pytest.FixtureRequest) -> Any:
     return record
 
 
-def _short_reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0]
-    return first if len(first) <= 200 else first[:197] + "..."
-
-
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     record = getattr(report, "modelbench", None)
     if record is None or report.when != "call" or not report.passed:
@@ -331,6 +310,7 @@ class BenchSession:
         self.settings = settings
         self.records: list[RunRecord] = []
         self.result: Any = None
+        self.plan: Any = None
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.is_worker = hasattr(config, "workerinput")
         worker = config.workerinput if self.is_worker else {}
@@ -342,15 +322,8 @@ class BenchSession:
         from .concurrency import lookahead_for
 
         self.concurrent = lookahead_for(config, self.runtime, run_key)  # None: no calls fetched ahead
-        if not self.is_worker:
-            for name in self.runtime.unpriced_models():
-                config.issue_config_time_warning(
-                    pytest.PytestWarning(
-                        f"modelbench: no price known for model {name!r}; its cost is unknown. "
-                        "Declare one in [tool.modelbench.prices] or the model's price table."
-                    ),
-                    stacklevel=2,
-                )
+        for found in [] if self.is_worker else self.runtime.price_warnings(_pyproject(config)):
+            _config_warning(config, pytest.PytestWarning(found.message), found.filename, found.lineno)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -376,20 +349,45 @@ class BenchSession:
         return self.runtime.judge(run=state.run, task=state.task, totals=state.judge_totals,
                                   prefetch=state.judge_prefetch)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.settings.shard is not None:  # --modelbench-shard=K/N: whole tasks, by a hash of their id
+            from .session.shard import split_shard
+
+            items[:], dropped = split_shard(items, _task_of, self.settings.shard)
+            config.hook.pytest_deselected(items=dropped)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.settings.plan and not self.is_worker:
+            from .session.plan import PlannedRun, plan_session
+
+            runs = [PlannedRun(s.task, s.model, s.run, s.spec.difficulty)
+                    for s in (item.stash.get(run_key, None) for item in session.items) if s is not None]
+            self.plan = plan_session(runs, self.runtime)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        return True if self.plan is not None and not session.testsfailed else None  # a plan runs nothing
+
     # -- per run -------------------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
-        """A test that fails after a metered client's call failed (the app saw its client's
-        own exception) fails because of that call: re-raise the call's error in its place."""
-        try:
+        """Collect what the run's scorers report (the isolation of the code they ran); a test failing
+        after a metered client's call failed fails because of that call: re-raise its error instead."""
+        state = item.stash.get(run_key, None)
+        if state is None:
             return (yield)
-        except (Exception, pytest.fail.Exception) as exc:
-            state = item.stash.get(run_key, None)
-            failure = None if state is None else state.totals.failure
-            if failure is None or failure is exc or isinstance(exc, ModelError):
-                raise
-            raise failure from exc
+        with collecting() as notes:
+            try:
+                return (yield)
+            except (Exception, pytest.fail.Exception) as exc:
+                failure = state.totals.failure
+                if failure is None or failure is exc or isinstance(exc, ModelError):
+                    raise
+                raise failure from exc
+            finally:
+                state.isolation = notes.isolation
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -399,9 +397,9 @@ class BenchSession:
             return report
         if call.when == "setup":
             if report.skipped:
-                record = state.record("skipped", detail=_skip_reason(report))
+                record = state.record("skipped", detail=skip_reason(report))
             elif report.failed:
-                record = state.record("error", error=f"setup failed: {_short_reason(call.excinfo.value)}")
+                record = state.record("error", error=f"setup failed: {short_reason(call.excinfo.value)}")
             else:
                 return report
         else:
@@ -422,18 +420,18 @@ class BenchSession:
         if report.passed:
             return state.record("passed", quality=1.0 if state.quality is None else state.quality)
         if report.skipped:
-            return state.record("skipped", detail=_skip_reason(report))
+            return state.record("skipped", detail=skip_reason(report))
         exc = call.excinfo.value if call.excinfo is not None else None
         from .cost.ledger import BudgetExceeded
 
         if isinstance(exc, BudgetExceeded):
-            reason = _short_reason(exc)
+            reason = short_reason(exc)
             report.outcome = "skipped"
             report.longrepr = (str(report.location[0]), report.location[1] or 0, f"Skipped: {reason}")
             return state.record("skipped", detail=reason)
         interrupted = state.totals.interrupted_by
         if isinstance(exc, ModelError):
-            record = state.record("error", error=f"{type(exc).__name__}: {_short_reason(exc)}")
+            record = state.record("error", error=f"{type(exc).__name__}: {short_reason(exc)}")
             measurement = True
         elif interrupted is not None and not isinstance(exc, AssertionError):
             # A watchdog (pytest-timeout) stopped the test while a model call was in flight:
@@ -441,10 +439,10 @@ class BenchSession:
             record = state.record("error", error=f"ModelTimeoutError: the model call was stopped by {interrupted}")
             measurement = True
         elif isinstance(exc, AssertionError) or (
-                isinstance(exc, pytest.fail.Exception) and not _failed_outside_the_test(call)):
+                isinstance(exc, pytest.fail.Exception) and not failed_outside_the_test(call.excinfo)):
             record = state.record(
                 "failed", quality=0.0 if state.quality is None else state.quality,
-                detail=_short_reason(exc),
+                detail=short_reason(exc),
             )
             measurement = True
         else:
@@ -453,7 +451,7 @@ class BenchSession:
             # an error of the test; reported as it would be without the plugin.
             why = " (raised by pytest or a plugin, not by the test's check)" if isinstance(
                 exc, pytest.fail.Exception) else ""
-            record = state.record("error", error=f"{type(exc).__name__}{why}: {_short_reason(exc)}")
+            record = state.record("error", error=f"{type(exc).__name__}{why}: {short_reason(exc)}")
             measurement = False
         if measurement and not self.settings.strict:
             report.outcome = "passed"
@@ -474,6 +472,10 @@ class BenchSession:
     # -- end of session ------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.plan is not None and self.plan.fits is False and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the plan does not fit --modelbench-max-cost
+        if self.settings.shard is not None and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            session.exitstatus = pytest.ExitCode.OK  # a shard that got no task (also seen so by an xdist controller)
         if self.is_worker:
             return
         from .session.pipeline import finish, write_outputs
@@ -500,16 +502,37 @@ class BenchSession:
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.plan is not None:
+            terminalreporter.write_sep("=", "modelbench plan")
+            for text in self.plan.lines(width=terminalreporter._tw.fullwidth):
+                terminalreporter.write_line(text)
         if self.result is None or self.is_worker:
             return
         from .session.pipeline import terminal_lines
 
-        for line in terminal_lines(self.result, self.settings, verbosity=self.config.get_verbosity()):
+        width = terminalreporter._tw.fullwidth  # the terminal's width (COLUMNS when set)
+        for line in terminal_lines(self.result, self.settings, verbosity=self.config.get_verbosity(), width=width):
             markup = {line.color: True} if line.color else {}
             if line.sep is not None:
                 terminalreporter.write_sep(line.sep, line.text, **markup)
             else:
                 terminalreporter.write_line(line.text, **markup)
+
+
+def _task_of(item: pytest.Item) -> str:
+    state = item.stash.get(run_key, None)
+    return item.nodeid if state is None else state.task
+
+
+def _config_warning(config: pytest.Config, warning: Warning, filename: str, lineno: int) -> None:
+    """``config.issue_config_time_warning`` located where the user's configuration needs an edit."""
+    from _pytest.config import apply_warning_filters
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always", type(warning))
+        apply_warning_filters(config.getini("filterwarnings"), config.known_args_namespace.pythonwarnings or [])
+        warnings.warn_explicit(warning, type(warning), filename, lineno)
+    for record in records[:1]:  # the warnings summary shows the record's file and line
+        config.hook.pytest_warning_recorded.call_historic(kwargs=dict(warning_message=record, when="config", nodeid="", location=None))
 
 
 def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
@@ -519,29 +542,4 @@ def _stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
     for reason in (session.shouldstop, session.shouldfail):
         if reason:
             return f"the session stopped early: {reason}"
-    return None
-
-
-def _failed_outside_the_test(call: pytest.CallInfo[None]) -> bool:
-    """Whether ``pytest.fail`` was called by pytest or an installed plugin (pytest-timeout's
-    watchdog, pytest's "async def functions are not natively supported") rather than by the
-    test's own code: the caller of ``fail()`` lives in an installed package."""
-    excinfo = call.excinfo
-    if excinfo is None:
-        return False
-    import traceback
-
-    frames = traceback.extract_tb(excinfo.tb)
-    outcomes = next((i for i in range(len(frames) - 1, -1, -1)
-                     if frames[i].filename.replace("\\", "/").endswith("_pytest/outcomes.py")), None)
-    if outcomes is None or outcomes == 0:
-        return False
-    caller = frames[outcomes - 1].filename.replace("\\", "/")
-    return "/site-packages/" in caller or "/dist-packages/" in caller or "/_pytest/" in caller
-
-
-def _skip_reason(report: pytest.TestReport) -> str | None:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
     return None

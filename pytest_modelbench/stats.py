@@ -59,6 +59,7 @@ __all__ = [
     "pass_hat_k_per_task",
     "runs_needed",
     "SignFlipInference",
+    "SignFlipPatterns",
     "sign_flip_inference_batch",
     "sign_flip_test",
     "sign_flip_test_batch",
@@ -917,70 +918,103 @@ def sign_flip_inference_batch(contributions: ArrayLike, weights: ArrayLike, alph
     the interval's ends are order statistics of those endpoints, computed without search.
     By construction the interval excludes 0 exactly when p(0) ≤ α_r.
     """
-    c = _as_matrix("contributions", contributions)
-    w = _as_matrix("weights", weights)
-    if c.shape != w.shape:
-        raise ValueError(f"contributions have shape {c.shape} but weights {w.shape}: one weight per cluster")
-    if (w < 0).any():
-        raise ValueError("weights must be >= 0 (each cluster's share of the weighted mean)")
-    n_rows, n_clusters = c.shape
-    levels = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (n_rows,)).copy()
-    if ((levels <= 0) | (levels >= 1) | np.isnan(levels)).any():
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    n_resamples = _check_resamples(n_resamples)
-    exact, count, blocks = _sign_blocks(n_clusters, n_resamples, seed, _check_exact_max(exact_max_tasks))
-    estimate = c.sum(axis=1)
-    total = w.sum(axis=1)
-    scale = np.abs(c).sum(axis=1)
-    threshold = np.abs(estimate) - _TIE_RTOL * scale
-    exceed = np.zeros(n_rows, dtype=np.int64)
-    lows, highs = [], []
-    for block in blocks:
-        a = block @ c.T  # (patterns, rows)
-        b = block @ w.T
-        exceed += (np.abs(a) >= threshold).sum(axis=0)
+    patterns = SignFlipPatterns(contributions, weights, n_resamples=n_resamples, seed=seed,
+                                exact_max_tasks=exact_max_tasks)
+    levels = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (patterns.p_value.shape[0],)).copy()
+    low, high = patterns.interval(levels)
+    return SignFlipInference(patterns.estimate, patterns.p_value, low, high, levels, patterns.method)
+
+
+class SignFlipPatterns:
+    """The sign patterns of :func:`sign_flip_inference_batch`, projected once per row.
+
+    For every pattern s and row r it keeps a = s·c_r and b = s·ω_r; from them come the p-value
+    of δ = 0 (``p_value``) and, by :meth:`interval`, the inverted interval at any level, without
+    projecting again (Holm's levels are known only once every p-value is).
+    """
+
+    def __init__(self, contributions: ArrayLike, weights: ArrayLike, *, n_resamples: int = 10_000,
+                 seed: int | np.random.Generator | None = 0,
+                 exact_max_tasks: int = EXACT_PERMUTATION_MAX_TASKS) -> None:
+        c = _as_matrix("contributions", contributions)
+        w = _as_matrix("weights", weights)
+        if c.shape != w.shape:
+            raise ValueError(f"contributions have shape {c.shape} but weights {w.shape}: one weight per cluster")
+        if (w < 0).any():
+            raise ValueError("weights must be >= 0 (each cluster's share of the weighted mean)")
+        n_rows, n_clusters = c.shape
+        self.n_resamples = _check_resamples(n_resamples)
+        self.exact, self.count, blocks = _sign_blocks(n_clusters, self.n_resamples, seed,
+                                                      _check_exact_max(exact_max_tasks))
+        self.method = _method(self.exact, n_clusters, self.n_resamples)
+        estimate = c.sum(axis=1)
+        self.total = w.sum(axis=1)
+        self.scale = np.abs(c).sum(axis=1)
+        threshold = np.abs(estimate) - _TIE_RTOL * self.scale
+        exceed = np.zeros(n_rows, dtype=np.int64)
+        projected_a, projected_b = [], []
+        for block in blocks:
+            a = block @ c.T  # (patterns, rows)
+            projected_a.append(a)
+            projected_b.append(block @ w.T)
+            exceed += (np.abs(a) >= threshold).sum(axis=0)
+        self._a = np.concatenate(projected_a, axis=0).T.copy()  # (rows, patterns), contiguous per row
+        self._b = np.concatenate(projected_b, axis=0).T.copy()
+        if self.exact:
+            p_value = exceed / float(self.count)
+        else:
+            p_value = (exceed + 1.0) / (self.n_resamples + 1.0)
+        self.empty = self.total <= 0
+        self.estimate = np.where(self.empty, np.nan, estimate)
+        self.p_value = np.where(self.empty, np.nan, np.minimum(p_value, 1.0))
+
+    def interval(self, alpha: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's interval {δ : p(δ) > α_r}; −inf/inf where no end exists."""
+        n_rows = self._a.shape[0]
+        levels = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (n_rows,))
+        if ((levels <= 0) | (levels >= 1) | np.isnan(levels)).any():
+            raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+        if self.exact:
+            # p(δ) = count/H > α  ⟺  count ≥ floor(α·H) + 1
+            needed = np.floor(levels * self.count).astype(np.int64) + 1
+        else:
+            # p(δ) = (1 + count)/(R + 1) > α  ⟺  count ≥ floor(α·(R + 1) − 1) + 1
+            needed = np.maximum(np.floor(levels * (self.n_resamples + 1.0) - 1.0).astype(np.int64) + 1, 0)
+        low = np.full(n_rows, -np.inf)
+        high = np.full(n_rows, np.inf)
+        for row in range(n_rows):
+            k = int(needed[row])
+            if k <= 0 or self.empty[row]:
+                continue
+            low_ends, high_ends = self._ends(row)
+            low[row] = np.partition(low_ends, k - 1)[k - 1]
+            high[row] = -np.partition(-high_ends, k - 1)[k - 1]
+        # The interval always holds the estimate; ties at 0 follow the test.
+        not_rejected = self.p_value > levels
+        low = np.where(not_rejected, np.minimum(low, 0.0), low)
+        high = np.where(not_rejected, np.maximum(high, 0.0), high)
+        low = np.where(self.empty, np.nan, np.minimum(low, self.estimate))
+        high = np.where(self.empty, np.nan, np.maximum(high, self.estimate))
+        return low, high
+
+    def _ends(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per pattern, the δ range where it counts as extreme: between (Δ − a)/(1 − b) and
+        (Δ + a)/(1 + b) (scaled by the total weight); everywhere for the observed pattern."""
+        a, b = self._a[row], self._b[row]
+        estimate, total = self.estimate[row], self.total[row]
         with np.errstate(invalid="ignore", divide="ignore"):
             minus = total - b
             plus = total + b
             first = np.where(minus > 1e-12 * total, (estimate - a) / minus, np.nan)
             second = np.where(plus > 1e-12 * total, (estimate + a) / plus, np.nan)
-        # A pattern equal to the observed one (or its negation) counts for every δ.
         degenerate = np.isnan(first) | np.isnan(second)
-        lows.append(np.where(degenerate, -np.inf, np.fmin(first, second)))
-        highs.append(np.where(degenerate, np.inf, np.fmax(first, second)))
-    low_ends = np.concatenate(lows, axis=0)
-    high_ends = np.concatenate(highs, axis=0)
-    # Endpoints within rounding of 0 are 0, as ties count in p(0).
-    tolerance = (_TIE_RTOL * np.maximum(scale, 1e-300))[np.newaxis, :]
-    low_ends[np.abs(low_ends) <= tolerance] = 0.0
-    high_ends[np.abs(high_ends) <= tolerance] = 0.0
-    if exact:
-        p_value = exceed / float(count)
-        # p(δ) = count/H > α  ⟺  count ≥ floor(α·H) + 1
-        needed = np.floor(levels * count).astype(np.int64) + 1
-    else:
-        p_value = (exceed + 1.0) / (n_resamples + 1.0)
-        # p(δ) = (1 + count)/(R + 1) > α  ⟺  count ≥ floor(α·(R + 1) − 1) + 1
-        needed = np.maximum(np.floor(levels * (n_resamples + 1.0) - 1.0).astype(np.int64) + 1, 0)
-    p_value = np.minimum(p_value, 1.0)
-    low = np.full(n_rows, -np.inf)
-    high = np.full(n_rows, np.inf)
-    for row in range(n_rows):
-        k = int(needed[row])
-        if k <= 0:
-            continue
-        low[row] = np.partition(low_ends[:, row], k - 1)[k - 1]
-        high[row] = -np.partition(-high_ends[:, row], k - 1)[k - 1]
-    # The interval always holds the estimate; ties at 0 follow the test.
-    not_rejected = p_value > levels
-    low = np.where(not_rejected, np.minimum(low, 0.0), low)
-    high = np.where(not_rejected, np.maximum(high, 0.0), high)
-    empty = total <= 0
-    estimate = np.where(empty, np.nan, estimate)
-    for array in (p_value, low, high):
-        array[empty] = np.nan
-    return SignFlipInference(estimate, p_value, np.minimum(low, estimate), np.maximum(high, estimate), levels,
-                             _method(exact, n_clusters, n_resamples))
+        low_ends = np.where(degenerate, -np.inf, np.fmin(first, second))
+        high_ends = np.where(degenerate, np.inf, np.fmax(first, second))
+        # Endpoints within rounding of 0 are 0, as ties count in p(0).
+        tolerance = _TIE_RTOL * max(float(self.scale[row]), 1e-300)
+        low_ends[np.abs(low_ends) <= tolerance] = 0.0
+        high_ends[np.abs(high_ends) <= tolerance] = 0.0
+        return low_ends, high_ends
 
 
 def holm_levels(p_values: ArrayLike, alpha: float) -> np.ndarray:

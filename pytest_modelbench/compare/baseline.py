@@ -32,10 +32,12 @@ import numpy as np
 
 from .._exceptions import ConfigError
 from ..core.config import DEFAULT_CATEGORY_WEIGHTS
-from ..core.text import fit_labels, table
+from ..core.text import table
+from ..cost.summary import format_usd_delta
 from ..core.records import RunRecord
 from ..core.results import read_results, write_json_atomic
-from ..core.scoring import PASS_SHARE, QUALITY_SHARE, task_scores, task_shares
+from ..core.dimensions import Dimensions
+from ..core.scoring import PASS_SHARE, QUALITY_SHARE, score_columns, task_scores, task_shares
 from ..core.table import RunTable
 from ..stats import VarianceComponents, variance_components
 from .paired import PairedDelta, detectability, interval_text, paired_deltas
@@ -172,11 +174,13 @@ def weighted_paired_delta(
     alpha: float = 0.05,
     n_resamples: int = 10_000,
     seed: int = 0,
+    column_task: np.ndarray | None = None,
 ) -> PairedDelta:
     """One paired comparison of the weighted scores Σ π_t a_t and Σ π_t b_t over the same
     tasks (a single planned comparison: no multiplicity adjustment); see
     :func:`~pytest_modelbench.compare.paired.paired_deltas`. ``groups`` clusters the tasks
-    (tasks of one group are flipped together)."""
+    (tasks of one group are flipped together); with score columns, ``column_task`` names each
+    column's task."""
     a = np.asarray(a_scores, dtype=np.float64)
     b = np.asarray(b_scores, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape or a.shape[0] == 0:
@@ -184,7 +188,8 @@ def weighted_paired_delta(
                          f"got {a.shape} and {b.shape}")
     cluster = np.arange(a.shape[0]) if groups is None else np.asarray(groups, dtype=object).astype(str)
     return paired_deltas(a[np.newaxis, :], b[np.newaxis, :], task_weight, task_category, category_weight,
-                         cluster, alpha=alpha, adjust=False, n_resamples=n_resamples, seed=seed)[0]
+                         cluster, alpha=alpha, adjust=False, n_resamples=n_resamples, seed=seed,
+                         column_task=column_task)[0]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -317,9 +322,10 @@ class BaselineComparison:
         }
 
     def rows(self) -> list[list[str]]:
-        """Rows for ``tabulate`` (header first), fitting 100 columns."""
-        rows = [["model", "tasks", "base", "now", "Δ score [interval]", "p adj", "errors", "Δ p95 ms", "Δ $/task"]]
-        labels = dict(zip([e.model for e in self.models], fit_labels([e.model for e in self.models], 16)))
+        """Rows (header first), names whole; the cost change is per 1,000 tasks."""
+        rows = [["model", "tasks", "base", "now", "Δ score [interval]", "p adj", "errors", "Δ p95 ms",
+                 "Δ $/1k tasks"]]
+        labels = {e.model: e.model for e in self.models}
         for entry in self.models:
             score = entry.score
             errors = f"{entry.errors_current}/{entry.runs_checked}" if entry.runs_checked else "-"
@@ -336,14 +342,16 @@ class BaselineComparison:
                 _p(score.p_adjusted),
                 errors,
                 "?" if entry.latency_p95_ms_delta is None else f"{entry.latency_p95_ms_delta:+.0f}",
-                "?" if entry.cost_per_task_usd_delta is None else f"{entry.cost_per_task_usd_delta:+.4g}",
+                format_usd_delta(None if entry.cost_per_task_usd_delta is None
+                                 else 1000.0 * entry.cost_per_task_usd_delta),
             ])
         return rows
 
-    def table(self) -> str:
-        """The rows as a plain-text table, at most 100 columns wide."""
+    def table(self, width: int = 100) -> str:
+        """The rows as a plain-text table ``width`` columns wide (names wrapped, not cut)."""
         rows = self.rows()
-        return table(rows[0], rows[1:], ("left", *["right"] * (len(rows[0]) - 1)))
+        return table(rows[0], rows[1:], ("left", *["right"] * (len(rows[0]) - 1)), width=width,
+                     wrap={0: "name", 4: "words"})
 
 
 def _p(value: float) -> str:
@@ -423,12 +431,16 @@ def compare_to_baseline(
     n_resamples: int = 10_000,
     seed: int = 0,
     power: float = 0.8,
+    dimensions: Dimensions | None = None,
 ) -> BaselineComparison:
     """Compare ``current`` run records with ``baseline`` model by model (see the module doc).
 
     Task categories, weights and groups are this run's. ``category_weights`` defaults to the
-    built-in weights. Raises ConfigError naming the baseline file when the runs share no
-    model, or no measured (model, task) pair.
+    built-in weights. With ``dimensions`` the measured dimensions of both runs are scored
+    with the same (this run's) transforms and compared column by column with the answers:
+    the change of the score is the change of everything the score counts. Raises
+    ConfigError naming the baseline file when the runs share no model, or no measured
+    (model, task) pair.
     """
     weights = dict(DEFAULT_CATEGORY_WEIGHTS if category_weights is None else category_weights)
     now = RunTable.from_records(current)
@@ -440,19 +452,26 @@ def compare_to_baseline(
             f"{', '.join(then.models) or '(no runs)'}, this run has {', '.join(now.models) or '(no runs)'}; "
             "save a new baseline with --modelbench-update-baseline"
         )
-    then_index = {name: j for j, name in enumerate(then.tasks)}
-    to_then = np.array([then_index.get(name, -1) for name in now.tasks], dtype=np.int64)
+    now_columns, then_columns = score_columns(now, dimensions), score_columns(then, dimensions)
+    # a baseline column is matched by its task's name and its kind (answers, speed, ...)
+    then_key = {(then.tasks[task], then_columns.kind_name(kind)): j
+                for j, (task, kind) in enumerate(zip(then_columns.task.tolist(), then_columns.kind.tolist()))}
+    to_then = np.array([then_key.get((now.tasks[task], now_columns.kind_name(kind)), -1)
+                        for task, kind in zip(now_columns.task.tolist(), now_columns.kind.tolist())], dtype=np.int64)
     in_both = to_then >= 0
-    now_scores, then_raw = task_scores(now), task_scores(then)
-    then_scores = np.full((then.n_models, now.n_tasks), np.nan)
+    now_scores, then_raw = now_columns.values, then_columns.values
+    then_scores = np.full((then.n_models, now_columns.n_columns), np.nan)
     then_scores[:, in_both] = then_raw[:, to_then[in_both]]
-    category_weight = _category_weight_vector(now.categories, weights)
-    cluster = np.asarray(now.task_group, dtype=object).astype(str)
+    category_weight = _category_weight_vector(now_columns.categories, weights)
+    cluster = np.asarray(now.task_group, dtype=object).astype(str)[now_columns.task]
     model_now = np.array([now.models.index(name) for name in shared_models])
     model_then = np.array([then.models.index(name) for name in shared_models])
     a_rows, b_rows = now_scores[model_now], then_scores[model_then]
-    family = paired_deltas(a_rows, b_rows, now.task_weight, now.task_category, category_weight, cluster,
-                           alpha=alpha, n_resamples=n_resamples, seed=seed)
+    column_weight, column_category = now_columns.weight, now_columns.category
+    family = paired_deltas(a_rows, b_rows, column_weight, column_category, category_weight, cluster,
+                           alpha=alpha, n_resamples=n_resamples, seed=seed, column_task=now_columns.task)
+    answers = now_columns.answers
+    then_answers = then_columns.answers
     now_costs, then_costs = run_costs(current, now), run_costs(baseline.records, then)
     now_counts, then_counts = now.cell_counts(), then.cell_counts()
     baseline_tasks = set(then.tasks)
@@ -461,36 +480,37 @@ def compare_to_baseline(
         i, j = int(model_now[k]), int(model_then[k])
         a_all, b_all = a_rows[k], b_rows[k]
         both = ~np.isnan(a_all) & ~np.isnan(b_all)
+        both_answers = both & answers
         errors, checked, reasons = _errors(current, name, baseline_tasks)
-        only_now = int((~np.isnan(now_scores[i])).sum()) - int(both.sum())
-        only_then = int((~np.isnan(then_raw[j])).sum()) - int(both.sum())
-        if not both.any():
+        only_now = int((~np.isnan(now_scores[i, answers])).sum()) - int(both_answers.sum())
+        only_then = int((~np.isnan(then_raw[j, then_answers])).sum()) - int(both_answers.sum())
+        if not both_answers.any():
             entries.append(ModelBaseline(name, 0, only_now, only_then, None, (), None, None, None, None,
                                          None, 0, 0, None, errors, checked, reasons))
             continue
-        tasks_now = np.flatnonzero(both)
-        tasks_then = to_then[tasks_now]
+        tasks_now = now_columns.task[both_answers]  # the answer columns are the tasks, in order
+        tasks_then = then_columns.task[to_then[both_answers]]
         score = family[k]
         categories = []
-        present = np.unique(now.task_category[tasks_now])
+        present = np.unique(column_category[both])
         if present.size:
-            inside = now.task_category[np.newaxis, :] == present[:, np.newaxis]
+            inside = column_category[np.newaxis, :] == present[:, np.newaxis]
             found = paired_deltas(np.where(inside, a_all, np.nan), np.where(inside, b_all, np.nan),
-                                  now.task_weight, now.task_category, category_weight, cluster,
-                                  alpha=alpha, n_resamples=n_resamples, seed=seed)
-            categories = [CategoryDelta(now.categories[c], delta) for c, delta in zip(present, found)]
+                                  column_weight, column_category, category_weight, cluster,
+                                  alpha=alpha, n_resamples=n_resamples, seed=seed, column_task=now_columns.task)
+            categories = [CategoryDelta(now_columns.categories[c], delta) for c, delta in zip(present, found)]
         now_rows = (now.model == i) & np.isin(now.task, tasks_now)
         then_rows = (then.model == j) & np.isin(then.task, tasks_then)
         cost_now, cost_then = now_costs[i, tasks_now], then_costs[j, tasks_then]
         runs_now, runs_then = now_counts[i, tasks_now], then_counts[j, tasks_then]
         variance, mde = None, None
         fewest = int(min(runs_now.min(), runs_then.min()))
-        task_weight, task_category = now.task_weight[tasks_now], now.task_category[tasks_now]
+        task_weight, task_category = column_weight[both_answers], column_category[both_answers]
         if tasks_now.shape[0] >= 2 and fewest >= 2:
-            # Per-task contributions n·π_t·(d_t − D_c), so ω² and σ² are on the scale of the
-            # score change (Miller 2024 §5).
+            # Per-task contributions n·π_t·(d_t − D_c) of the answers, so ω² and σ² are on the
+            # scale of the score change (Miller 2024 §5).
             share = task_shares(task_weight, task_category, category_weight)
-            differences = a_all[tasks_now] - b_all[tasks_now]
+            differences = a_all[both_answers] - b_all[both_answers]
             shift = _category_centred(differences, share, task_category)
             scale = tasks_now.shape[0] * share
             variance = variance_components(_run_matrix(now, i, tasks_now, fewest, scale, shift),
@@ -500,7 +520,7 @@ def compare_to_baseline(
                             n_clusters=score.n_clusters, power=power).mde
         entries.append(ModelBaseline(
             model=name,
-            shared_tasks=int(both.sum()),
+            shared_tasks=int(both_answers.sum()),
             only_current_tasks=only_now,
             only_baseline_tasks=only_then,
             score=score,

@@ -30,6 +30,7 @@ from typing import Any
 from tabulate import tabulate
 
 from .._exceptions import ConfigError
+from ..cost.summary import format_usd
 from .paired import detectability, interval_text, min_clusters_to_reject
 from .baseline import BaselineComparison, ModelBaseline
 
@@ -411,10 +412,10 @@ def cost_gates(cost_per_task: Mapping[str, float | None], max_usd: float,
             ))
         elif cost <= max_usd + _EPSILON * max(1.0, max_usd):
             results.append(GateResult("max-cost-per-task", name, float(cost), max_usd, "pass",
-                                      f"cost per task ${cost:.4g} <= ${max_usd:g}"))
+                                      f"cost per task {format_usd(cost)} <= {format_usd(max_usd)}"))
         else:
             results.append(GateResult("max-cost-per-task", name, float(cost), max_usd, "fail",
-                                      f"cost per task ${cost:.4g} exceeds ${max_usd:g}"))
+                                      f"cost per task {format_usd(cost)} exceeds {format_usd(max_usd)}"))
     return results
 
 
@@ -455,7 +456,7 @@ def _measured(result: GateResult) -> str:
     if result.name == "max-p95-latency-ms":
         return f"{value:.0f} ms"
     if result.name == "max-cost-per-task":
-        return f"${value:.4g}"
+        return format_usd(value)
     return f"{value:.1f}" if result.threshold is None else _score_text(value, result.threshold)
 
 
@@ -468,7 +469,7 @@ def _threshold(result: GateResult) -> str:
     if result.name == "max-p95-latency-ms":
         return f"<= {value:g} ms"
     if result.name == "max-cost-per-task":
-        return f"<= ${value:g}"
+        return f"<= {format_usd(value)}"
     return f">= {value:g}"
 
 

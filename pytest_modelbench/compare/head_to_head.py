@@ -27,16 +27,17 @@ from typing import Any
 
 import numpy as np
 
+from ..core.dimensions import Dimensions
 from ..core.scoring import (
     PASS_SHARE,
     QUALITY_SHARE,
+    ScoreColumns,
     category_weight_vector,
     clean_float,
+    score_columns,
     score_model,
-    task_clusters,
-    task_scores,
 )
-from ..core.text import fit_labels
+from ..core.text import wrap_label
 from ..core.table import RunTable
 from ..profile.consistency import ConsistencyReport, consistency
 from .paired import PairedDelta, detectability, interval_text, paired_deltas, signed
@@ -183,9 +184,12 @@ class PairComparison:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Context:
-    """Everything the pair blocks share, computed once per table."""
+    """Everything the pair blocks share, computed once per table. ``task_score``, ``runs`` and
+    ``run_variance`` are per (model, column) of ``columns``: the answer columns carry their
+    task's runs and within-task variance of run scores, the measured columns only their runs."""
 
     table: RunTable
+    columns: ScoreColumns
     task_score: np.ndarray
     runs: np.ndarray
     run_variance: np.ndarray
@@ -200,14 +204,16 @@ class _Context:
 
 
 def _context(table: RunTable, category_weights: Mapping[str, float], *, alpha: float,
-             permutations: int, seed: int, cluster_by_group: bool) -> _Context:
+             permutations: int, seed: int, cluster_by_group: bool,
+             dimensions: Dimensions | None = None, columns: ScoreColumns | None = None) -> _Context:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha {alpha!r} is not allowed; it must be a number in (0, 1)")
     if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
         raise ValueError(f"permutations {permutations!r} is not allowed; it must be a whole number >= 1")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed {seed!r} is not allowed; it must be a whole number >= 0")
-    weights = category_weight_vector(table, category_weights)
+    columns = columns if columns is not None else score_columns(table, dimensions)
+    weights = category_weight_vector(columns, category_weights)
     m, t = table.n_models, table.n_tasks
     measured = table.measured
     run_score = 100.0 * (PASS_SHARE * table.passed + QUALITY_SHARE * table.quality)
@@ -220,12 +226,13 @@ def _context(table: RunTable, category_weights: Mapping[str, float], *, alpha: f
         squares = np.bincount(flat, weights=deviation * deviation, minlength=size).reshape(m, t)
         run_variance = np.where(runs >= 2, squares / (runs - 1), np.nan)
     pair_a, pair_b = np.triu_indices(m, k=1)
-    cluster, n_clusters = task_clusters(table, cluster_by_group)
+    cluster, n_clusters = columns.cluster(table, cluster_by_group)
     return _Context(
         table=table,
-        task_score=task_scores(table),
-        runs=runs,
-        run_variance=run_variance,
+        columns=columns,
+        task_score=columns.values,
+        runs=runs[:, columns.task],
+        run_variance=np.where(columns.answers, run_variance[:, columns.task], np.nan),
         pair_a=pair_a,
         pair_b=pair_b,
         category_weight=weights,
@@ -241,9 +248,10 @@ def _comparisons(ctx: _Context, pa: np.ndarray, pb: np.ndarray, xa: np.ndarray, 
                  scope: str, scope_value: str | None, *, adjust: bool = True) -> list[PairComparison]:
     """Compare model rows ``pa`` with ``pb`` given their task scores ``xa``/``xb`` (rows × all
     tasks, NaN outside the scope): one family, Holm-adjusted unless ``adjust`` is False."""
-    table = ctx.table
-    paired = paired_deltas(xa, xb, table.task_weight, table.task_category, ctx.category_weight, ctx.cluster,
-                           alpha=ctx.alpha, adjust=adjust, n_resamples=ctx.permutations, seed=ctx.seed)
+    table, columns = ctx.table, ctx.columns
+    paired = paired_deltas(xa, xb, columns.weight, columns.category, ctx.category_weight, ctx.cluster,
+                           alpha=ctx.alpha, adjust=adjust, n_resamples=ctx.permutations, seed=ctx.seed,
+                           column_task=columns.task)
     shared = ~np.isnan(xa) & ~np.isnan(xb)
     difference = np.where(shared, xa - xb, np.nan)
     power = _power(ctx, pa, pb, shared, difference, paired)
@@ -282,10 +290,10 @@ def _comparisons(ctx: _Context, pa: np.ndarray, pb: np.ndarray, xa: np.ndarray, 
 
 def _block(ctx: _Context, pairs: np.ndarray, columns: np.ndarray, scope: str,
            scope_value: str | None) -> list[PairComparison]:
-    """Every pair in ``pairs`` (indices into ctx.pair_a/pair_b) on the tasks ``columns``: one
-    Holm family."""
+    """Every pair in ``pairs`` (indices into ctx.pair_a/pair_b) on the score columns
+    ``columns``: one Holm family."""
     pa, pb = ctx.pair_a[pairs], ctx.pair_b[pairs]
-    outside = np.ones(ctx.table.n_tasks, dtype=bool)
+    outside = np.ones(ctx.columns.n_columns, dtype=bool)
     outside[columns] = False
     xa = np.where(outside, np.nan, ctx.task_score[pa])
     xb = np.where(outside, np.nan, ctx.task_score[pb])
@@ -315,6 +323,9 @@ def _power(ctx: _Context, pa: np.ndarray, pb: np.ndarray, shared: np.ndarray, di
     runs per shared task, ω² = max(0, var(d, ddof=1) − σ_A²/K_A − σ_B²/K_B) (Miller 2024 §5).
     """
     n = shared.sum(axis=1)
+    answers = ctx.columns.answers  # runs of an answer column are its task's runs; measured columns have none
+    shared = shared & answers
+    difference = np.where(answers, difference, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, handled below
         var_a = np.where(shared, ctx.run_variance[pa], np.nan)
@@ -330,11 +341,12 @@ def _power(ctx: _Context, pa: np.ndarray, pb: np.ndarray, shared: np.ndarray, di
         if n[k] == 0:
             results.append((math.nan, None, None))
             continue
-        runs_a, runs_b = max(1, int(k_a[k])), max(1, int(k_b[k]))
+        runs_a = max(1, int(k_a[k])) if not math.isnan(k_a[k]) else 1
+        runs_b = max(1, int(k_b[k])) if not math.isnan(k_b[k]) else 1
         omega2 = None
-        if known[k] and n[k] >= 2:
+        if known[k] and shared[k].sum() >= 2:
             omega2 = max(0.0, float(var_d[k]) - sigma2_a[k] / runs_a - sigma2_b[k] / runs_b)
-        found = detectability(result.delta, result.ci.low, result.ci.high, result.level, n_tasks=int(n[k]),
+        found = detectability(result.delta, result.ci.low, result.ci.high, result.level, n_tasks=result.n_tasks,
                               n_clusters=result.n_clusters, omega2=omega2, sigma2_a=float(sigma2_a[k]),
                               sigma2_b=float(sigma2_b[k]), runs_a=runs_a, runs_b=runs_b, power=POWER)
         results.append((found.mde, found.tasks_needed, found.runs_needed))
@@ -379,7 +391,8 @@ class HeadToHead:
         }
 
     def rows(self, category: str | None = None) -> list[list[str]]:
-        """One row per pair for ``tabulate`` (header first), fitting 100 columns."""
+        """One row per pair (header first), names whole: render them with
+        :func:`~pytest_modelbench.core.text.table` and a width to wrap them."""
         family = self.overall if category is None else self.categories[category]
         return comparison_rows(family)
 
@@ -388,14 +401,17 @@ class HeadToHead:
 
         ``++`` significantly better, ``+`` slightly better, ``=`` no significant difference,
         ``-`` slightly worse, ``--`` significantly worse, ``?`` no shared tasks. Columns are
-        model numbers; the matrix is split into blocks of columns so that each block fits
-        ``width`` characters (tabulate's plain format). Each block is a list of rows, header
-        first.
+        model numbers; rows are the number and the whole name, wrapped (lines joined by
+        ``\\n``) when the name and up to ten columns would not fit ``width``; the matrix is split
+        into blocks of columns so that each block fits ``width`` characters. Each block is a list
+        of rows, header first.
         """
         m = len(self.models)
-        labels = [f"{i + 1} {label}" for i, label in enumerate(fit_labels(self.models, 22))]
+        longest = max([len(name) for name in self.models] + [1]) + 1 + len(str(m))
+        name_width = min(longest, max(16, width - 5 * min(m, 10) - 4))
+        labels = ["\n  ".join(wrap_label(f"{i + 1} {name}", name_width)) for i, name in enumerate(self.models)]
         # tabulate pads headers by 2 and separates columns by 2 spaces.
-        label_width = max([len(label) for label in labels] + [len("model") + 2])
+        label_width = max([len(line) for label in labels for line in label.split("\n")] + [len("model") + 2])
         marks = [["." for _ in range(m)] for _ in range(m)]
         family = self.overall if category is None else self.categories[category]
         index = {name: i for i, name in enumerate(self.models)}
@@ -431,8 +447,14 @@ def head_to_head(
     seed: int = 0,
     permutations: int = DEFAULT_PERMUTATIONS,
     cluster_by_group: bool = True,
+    dimensions: Dimensions | None = None,
+    columns: ScoreColumns | None = None,
 ) -> HeadToHead:
     """Compare every pair of models, overall and within each category (one Holm family each).
+
+    With ``dimensions`` (or ``columns``) the measured dimensions are categories too, and the
+    overall comparison covers every column: a task's answer, speed, cost and consistency
+    scores are flipped together by the one paired test.
 
     ``permutations`` is the least number of Monte-Carlo sign patterns of the permutation test
     (exact enumeration up to 16 task clusters); all pairs share the patterns (seeded).
@@ -440,12 +462,13 @@ def head_to_head(
     pair), so each excludes 0 exactly when its verdict is significant.
     """
     ctx = _context(table, category_weights, alpha=alpha, permutations=permutations, seed=seed,
-                   cluster_by_group=cluster_by_group)
+                   cluster_by_group=cluster_by_group, dimensions=dimensions, columns=columns)
     pairs = np.arange(len(ctx.pair_a))
-    overall = tuple(_block(ctx, pairs, np.arange(table.n_tasks), "overall", None))
+    columns = ctx.columns
+    overall = tuple(_block(ctx, pairs, np.arange(columns.n_columns), "overall", None))
     categories = {
-        name: tuple(_block(ctx, pairs, np.flatnonzero(table.task_category == c), "category", name))
-        for c, name in enumerate(table.categories)
+        name: tuple(_block(ctx, pairs, np.flatnonzero(columns.category == c), "category", name))
+        for c, name in enumerate(columns.categories)
     }
     return HeadToHead(models=table.models, alpha=float(alpha), confidence=1.0 - float(alpha),
                       overall=overall, categories=categories)
@@ -507,19 +530,19 @@ class PairReport:
         }
 
     def rows(self) -> list[list[str]]:
-        """Overall, per-category and per-difficulty rows for ``tabulate`` (header first)."""
+        """Overall, per-category and per-difficulty rows (header first), names whole."""
         rows = [["scope", "A", "B", "Δ", "interval", "p adj", "verdict", "to tell apart"]]
         for comparison in (self.overall, *self.categories, *self.difficulties):
             scope = comparison.scope if comparison.scope_value is None else comparison.scope_value
-            rows.append([_short(scope, 12), _num(comparison.score_a), _num(comparison.score_b),
+            rows.append([scope, _num(comparison.score_a), _num(comparison.score_b),
                          *_comparison_cells(comparison)])
         return rows
 
     def disagreement_rows(self) -> list[list[str]]:
-        """The most disagreeing tasks for ``tabulate`` (header first), fitting 100 columns."""
+        """The most disagreeing tasks (header first), names whole."""
         rows = [["task", "category", "difficulty", "A", "B", "Δ"]]
         for item in self.disagreements:
-            rows.append([_short(item.task, 44), _short(item.category, 14), item.difficulty,
+            rows.append([item.task, item.category, item.difficulty,
                          _num(item.score_a), _num(item.score_b), _signed(item.delta)])
         return rows
 
@@ -536,6 +559,8 @@ def compare_pair(
     cluster_by_group: bool = True,
     top: int = 10,
     head_to_head_result: HeadToHead | None = None,
+    dimensions: Dimensions | None = None,
+    columns: ScoreColumns | None = None,
 ) -> PairReport:
     """Detailed report of ``model_a`` against ``model_b``: overall, per category, per
     difficulty, and the ``top`` shared tasks where their scores differ most.
@@ -552,22 +577,26 @@ def compare_pair(
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ValueError(f"top {top!r} is not allowed; it must be a whole number >= 0")
     ctx = _context(table, category_weights, alpha=alpha, permutations=permutations, seed=seed,
-                   cluster_by_group=cluster_by_group)
+                   cluster_by_group=cluster_by_group, dimensions=dimensions, columns=columns)
     family = head_to_head_result or head_to_head(table, category_weights, alpha=alpha, seed=seed,
-                                                 permutations=permutations, cluster_by_group=cluster_by_group)
+                                                 permutations=permutations, cluster_by_group=cluster_by_group,
+                                                 columns=ctx.columns)
     overall = family.pair(model_a, model_b)
-    categories = [family.pair(model_a, model_b, name) for name in table.categories]
+    categories = [family.pair(model_a, model_b, name) for name in ctx.columns.categories]
     i, j = table.models.index(model_a), table.models.index(model_b)
     difficulty = np.asarray(table.task_difficulty, dtype=object).astype(str)
     names = _difficulty_order(difficulty)
-    inside = np.array([difficulty == name for name in names]).reshape(len(names), table.n_tasks)
+    column_difficulty = difficulty[ctx.columns.task]
+    inside = np.array([column_difficulty == name for name in names]).reshape(len(names), ctx.columns.n_columns)
     rows = len(names)
     xa = np.where(inside, ctx.task_score[i][np.newaxis, :], np.nan)
     xb = np.where(inside, ctx.task_score[j][np.newaxis, :], np.nan)
     found = _comparisons(ctx, np.full(rows, i), np.full(rows, j), xa, xb, "difficulty", None)
     difficulties = [dataclasses.replace(comparison, scope_value=name) for comparison, name in zip(found, names)]
 
-    xa, xb = ctx.task_score[i], ctx.task_score[j]
+    answers = ctx.columns.answers  # the answer columns are the tasks, in order
+    xa, xb = ctx.task_score[i, answers], ctx.task_score[j, answers]
+    runs = ctx.runs[:, answers]
     shared = np.flatnonzero(~np.isnan(xa) & ~np.isnan(xb))
     gaps = xa[shared] - xb[shared]
     task_names = np.asarray(table.tasks, dtype=object).astype(str)[shared]
@@ -581,8 +610,8 @@ def compare_pair(
             score_a=float(xa[shared[k]]),
             score_b=float(xb[shared[k]]),
             delta=float(gaps[k]),
-            runs_a=int(ctx.runs[i, shared[k]]),
-            runs_b=int(ctx.runs[j, shared[k]]),
+            runs_a=int(runs[i, shared[k]]),
+            runs_b=int(runs[j, shared[k]]),
         )
         for k in order
     )
@@ -630,19 +659,22 @@ def compare(
     confidence: float = 0.95,
     permutations: int = DEFAULT_PERMUTATIONS,
     cluster_by_group: bool = True,
+    dimensions: Dimensions | None = None,
 ) -> ComparisonReport:
     """Everything the plugin reports about a run: all rankings (``bootstrap`` resamples for
     Bradley–Terry), every pair head-to-head, and consistency. ``costs`` is USD per task per
     model and ``latency_p50`` overrides the measured median latency (ms); both may omit
-    models (unknown)."""
-    scores = score_model(table, category_weights, confidence=confidence, cluster_by_group=cluster_by_group)
+    models (unknown). ``dimensions`` adds the measured dimensions to every score."""
+    columns = score_columns(table, dimensions)
+    scores = score_model(table, category_weights, confidence=confidence, cluster_by_group=cluster_by_group,
+                         columns=columns)
     grid = run_grid(table)
     return ComparisonReport(
         rankings=rank_models(table, category_weights, seed=seed, bootstrap=bootstrap, confidence=confidence,
                              costs=costs, latency_p50_ms=latency_p50, scores=scores, grid=grid,
                              cluster_by_group=cluster_by_group),
         head_to_head=head_to_head(table, category_weights, alpha=alpha, seed=seed, permutations=permutations,
-                                  cluster_by_group=cluster_by_group),
+                                  cluster_by_group=cluster_by_group, columns=columns),
         consistency=consistency(table),
     )
 
@@ -650,14 +682,12 @@ def compare(
 # ------------------------------------------------------------------------ terminal rows
 
 
-def comparison_rows(comparisons: Sequence[PairComparison], *, name_width: int = 13) -> list[list[str]]:
-    """One row per comparison (header first) for ``tabulate``; ≤ 100 columns with the default
-    ``name_width``. Cut names stay distinguishable (:func:`~pytest_modelbench.core.text.fit_labels`)."""
-    names = sorted({c.model_a for c in comparisons} | {c.model_b for c in comparisons})
-    label = dict(zip(names, fit_labels(names, name_width)))
+def comparison_rows(comparisons: Sequence[PairComparison]) -> list[list[str]]:
+    """One row per comparison (header first), names whole; :func:`~pytest_modelbench.core.text.table`
+    with a width wraps them (column 0 as a name, the verdict and "to tell apart" as words)."""
     rows = [["A vs B", "Δ", "interval", "p adj", "verdict", "to tell apart"]]
     for comparison in comparisons:
-        rows.append([f"{label[comparison.model_a]} vs {label[comparison.model_b]}", *_comparison_cells(comparison)])
+        rows.append([f"{comparison.model_a} vs {comparison.model_b}", *_comparison_cells(comparison)])
     return rows
 
 
@@ -695,6 +725,3 @@ def _num(value: float) -> str:
 def _signed(value: float) -> str:
     return signed(value)
 
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

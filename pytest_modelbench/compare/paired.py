@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..core.scoring import clean_float, sum_by_cluster, weighted_category_mean
-from ..stats import Interval, holm, holm_levels, normal_ppf, sign_flip_inference_batch, sign_flip_test_batch
+from ..stats import Interval, SignFlipPatterns, holm, holm_levels, normal_ppf
 
 DEFAULT_RESAMPLES = 10_000
 
@@ -116,14 +116,20 @@ def paired_deltas(
     adjust: bool = True,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    column_task: np.ndarray | None = None,
 ) -> list[PairedDelta]:
-    """Compare row r of ``a_scores`` with row r of ``b_scores`` (rows × tasks, NaN = not run).
+    """Compare row r of ``a_scores`` with row r of ``b_scores`` (rows × columns, NaN = not run).
 
-    ``task_weight`` (marker weight × difficulty multiplier), ``task_category`` (index into
-    ``category_weight``) and ``cluster`` (any integer label per task: its group, or the task
-    itself) describe the tasks. The rows are one family: with ``adjust`` their p-values are
-    Holm-adjusted and their intervals computed at Holm's levels; without, each is a single
-    comparison at ``alpha``. A row's sign patterns depend only on its own clusters and the seed.
+    A column is a task's answer score or one of its measured scores
+    (:func:`~pytest_modelbench.core.scoring.score_columns`); ``column_task`` says whose task
+    each column is (default: every column is a task of its own). ``task_weight`` (the
+    column's weight within its category), ``task_category`` (index into ``category_weight``)
+    and ``cluster`` (any label per column: its task's group, or its task) describe the
+    columns: a cluster's columns are flipped together, so a task's answer, speed, cost and
+    consistency scores count as the one observation they are. The rows are one family: with
+    ``adjust`` their p-values are Holm-adjusted and their intervals computed at Holm's levels;
+    without, each is a single comparison at ``alpha``. A row's sign patterns depend only on
+    its own clusters and the seed.
     """
     a = np.atleast_2d(np.asarray(a_scores, dtype=np.float64))
     b = np.atleast_2d(np.asarray(b_scores, dtype=np.float64))
@@ -132,11 +138,14 @@ def paired_deltas(
                          "needs the same tasks on both sides")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha {alpha!r} is not allowed; it must be a number in (0, 1)")
-    n_rows, n_tasks = a.shape
+    n_rows, n_columns = a.shape
     labels, cluster_index = np.unique(np.asarray(cluster), return_inverse=True)
     cluster_index = cluster_index.reshape(-1)
     n_clusters = len(labels)
-    grouped = n_clusters < n_tasks
+    task_labels, task_index = np.unique(np.arange(n_columns) if column_task is None else np.asarray(column_task),
+                                        return_inverse=True)
+    task_index = task_index.reshape(-1)
+    grouped = n_clusters < len(task_labels)
     shared = ~np.isnan(a) & ~np.isnan(b)
     difference = np.where(shared, a - b, np.nan)
     weights = (np.asarray(task_weight, dtype=np.float64), np.asarray(task_category), category_weight)
@@ -146,7 +155,7 @@ def paired_deltas(
     share = mean.coefficient
     contributions = sum_by_cluster(share * np.nan_to_num(difference), cluster_index, n_clusters)
     cluster_weight = sum_by_cluster(share, cluster_index, n_clusters)
-    tasks = shared.sum(axis=1)
+    tasks = (sum_by_cluster(shared.astype(np.float64), task_index, len(task_labels)) > 0).sum(axis=1)
     comparable = tasks > 0
     resamples = resamples_for(int(comparable.sum()) if adjust else 1, alpha, n_resamples)
     # Each row is tested on its own clusters (those it has tasks in), in one fixed order, so
@@ -157,10 +166,12 @@ def paired_deltas(
     for row in np.flatnonzero(comparable):
         batches.setdefault((cluster_weight[row] > 0).tobytes(), []).append(int(row))
     p_value = np.full(n_rows, np.nan)
+    patterns: dict[bytes, SignFlipPatterns] = {}
     for key, rows in batches.items():
         columns = np.frombuffer(key, dtype=bool)
-        p_value[rows] = sign_flip_test_batch(contributions[rows][:, columns], n_resamples=resamples,
-                                             seed=seed).p_value
+        patterns[key] = SignFlipPatterns(contributions[rows][:, columns], cluster_weight[rows][:, columns],
+                                         n_resamples=resamples, seed=seed)
+        p_value[rows] = patterns[key].p_value
     levels = np.full(n_rows, alpha)
     p_adjusted = np.full(n_rows, np.nan)
     low = np.full(n_rows, np.nan)
@@ -174,11 +185,8 @@ def paired_deltas(
         else:
             p_adjusted[rows] = p_value[rows]
         for key, batch in batches.items():
-            columns = np.frombuffer(key, dtype=bool)
-            inference = sign_flip_inference_batch(contributions[batch][:, columns], cluster_weight[batch][:, columns],
-                                                  levels[batch], n_resamples=resamples, seed=seed)
-            low[batch], high[batch] = inference.low, inference.high
-            methods.update(dict.fromkeys(batch, inference.method))
+            low[batch], high[batch] = patterns[key].interval(levels[batch])
+            methods.update(dict.fromkeys(batch, patterns[key].method))
     used_clusters = (sum_by_cluster(shared.astype(np.float64), cluster_index, n_clusters) > 0).sum(axis=1)
     results = []
     for row in range(n_rows):

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from ..core.text import fit_labels
 from ..core.scoring import (
     ModelScores,
     check_confidence,
@@ -920,11 +919,11 @@ def rank_models(
 
 
 def ranking_rows(ranking: Ranking) -> list[list[str]]:
-    """Rows for ``tabulate`` (header first): position, model, value, interval; ≤ 100 columns."""
+    """Rows (header first): position, model (whole), value, interval."""
     header = ["#", "model", ranking.value_name, "95% interval"]
     whole = ranking.value_name in ("layer", "component")
     rows = [header]
-    labels = dict(zip([e.model for e in ranking.entries], fit_labels([e.model for e in ranking.entries], 40)))
+    labels = {e.model: e.model for e in ranking.entries}
     for entry in ranking.entries:
         interval = (
             f"[{_fmt(entry.low)}, {_fmt(entry.high)}]" if entry.low is not None and entry.high is not None else ""

@@ -35,8 +35,10 @@ import numpy as np
 from .._exceptions import ConfigError
 from ..core.config import DEFAULT_CATEGORY_WEIGHTS
 from ..core.records import RunRecord
-from ..core.scoring import task_scores
+from ..core.dimensions import Dimensions
+from ..core.scoring import ScoreColumns, score_columns
 from ..core.table import RunTable
+from ..cost.summary import format_cost_per_task, format_usd
 from .baseline import WeightedDelta, cost_per_task_by_model, weighted_paired_delta
 from .paired import interval_text
 
@@ -364,6 +366,22 @@ def _category_scores(summary: Mapping[str, Any]) -> dict[str, float]:
     return scores
 
 
+def _missing_reason(summary: Mapping[str, Any], missing: Sequence[str]) -> str:
+    """Why a model has no score in some of a use case's categories: a measured dimension says
+    why it is unknown (``cost unknown: no price known …``), a category that it has no tasks."""
+    dimensions = summary.get("dimensions") if isinstance(summary.get("dimensions"), Mapping) else {}
+    reasons, plain = [], []
+    for category in missing:
+        block = dimensions.get(category)
+        if isinstance(block, Mapping) and block.get("unknown"):
+            reasons.append(f"{category} unknown: {block['unknown']}")
+        else:
+            plain.append(category)
+    if plain:
+        reasons.insert(0, f"no tasks in {_join(plain)}")
+    return "; ".join(reasons)
+
+
 def _p95(summary: Mapping[str, Any]) -> float | None:
     latency = summary.get("latency_ms")
     return _number_or_none(latency.get("p95")) if isinstance(latency, Mapping) else None
@@ -402,35 +420,44 @@ def _constraint_failure(case: UseCase, pass_rate: float | None, p95: float | Non
             return f"p95 latency {p95:.0f} ms > {case.max_p95_latency_ms:g} ms"
     if case.max_cost_per_task is not None:
         if cost is None:
-            return f"cost per task unknown (limit ${case.max_cost_per_task:g})"
+            return f"cost per task unknown (limit {format_usd(case.max_cost_per_task)})"
         if cost > case.max_cost_per_task:
-            return f"cost per task ${cost:.4g} > ${case.max_cost_per_task:g}"
+            return f"cost per task {format_usd(cost)} > {format_usd(case.max_cost_per_task)}"
     return None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _RunScores:
-    """Per (model, task) scores of the run records, built once for every use case."""
+    """The score columns of the run records (answers and measured dimensions), built once for
+    every use case."""
 
     table: RunTable
-    scores: np.ndarray
+    columns: ScoreColumns
 
 
 def _lead(runs: _RunScores | None, first: str, second: str, weights: Mapping[str, float], *,
           alpha: float, seed: int, n_resamples: int) -> WeightedDelta | None:
     if runs is None or first not in runs.table.models or second not in runs.table.models:
         return None
-    table = runs.table
+    table, columns = runs.table, runs.columns
     i, j = table.models.index(first), table.models.index(second)
-    category_weight = np.array([weights.get(name, 0.0) for name in table.categories])
-    both = ~np.isnan(runs.scores[i]) & ~np.isnan(runs.scores[j]) & (category_weight[table.task_category] > 0)
+    category_weight = np.array([weights.get(name, 0.0) for name in columns.categories])
+    scores = columns.values
+    both = ~np.isnan(scores[i]) & ~np.isnan(scores[j]) & (category_weight[columns.category] > 0)
     if not both.any():
         return None
     return weighted_paired_delta(
-        runs.scores[i, both], runs.scores[j, both], table.task_weight[both], table.task_category[both],
-        category_weight, np.asarray(table.task_group, dtype=object)[both],
-        alpha=alpha, n_resamples=n_resamples, seed=seed,
+        scores[i, both], scores[j, both], columns.weight[both], columns.category[both],
+        category_weight, np.asarray(table.task_group, dtype=object)[columns.task[both]],
+        alpha=alpha, n_resamples=n_resamples, seed=seed, column_task=columns.task[both],
     )
+
+
+def _ms(value: float) -> str:
+    """``812 ms``; ``1.53 ms`` and ``< 0.01 ms`` for a local model, never a bare ``0 ms``."""
+    if value >= 10:
+        return f"{value:.0f} ms"
+    return f"{value:.2f} ms" if value >= 0.01 else "< 0.01 ms"
 
 
 def _p_text(value: float) -> str:
@@ -461,9 +488,9 @@ def _rationale(case: UseCase, used: Sequence[str], weights: Mapping[str, float],
         details = "weighted: " + ", ".join(f"{c} {best.categories[c]:.1f} × {weights[c]:.2f}" for c in used)
         extras = []
         if best.latency_p95_ms is not None:
-            extras.append(f"p95 latency {best.latency_p95_ms:.0f} ms")
+            extras.append(f"p95 latency {_ms(best.latency_p95_ms)}")
         if best.cost_per_task_usd is not None:
-            extras.append(f"${best.cost_per_task_usd:.4g} per task")
+            extras.append(format_cost_per_task(best.cost_per_task_usd))
         extra = f"; {', '.join(extras)}" if extras else ""
         if best.fit == NOT_RECOMMENDED:
             parts.append(f"No model is fit for {case.name}: the best, {best.model}, scores only "
@@ -519,11 +546,11 @@ def _recommend_one(case: UseCase, models: Mapping[str, Any], costs: Mapping[str,
         scores = category_scores[name]
         if not used:
             continue
+        summary = models[name] if isinstance(models[name], Mapping) else {}
         missing = [c for c in used if c not in scores]
         if missing:
-            not_measured.append(Exclusion(name, f"no tasks in {_join(missing)}"))
+            not_measured.append(Exclusion(name, _missing_reason(summary, missing)))
             continue
-        summary = models[name] if isinstance(models[name], Mapping) else {}
         pass_rate = _number_or_none(summary.get("pass_rate"))
         p95, cost = _p95(summary), costs.get(name)
         failure = _constraint_failure(case, pass_rate, p95, cost)
@@ -561,11 +588,13 @@ def recommend(
     seed: int = 0,
     n_resamples: int = 10_000,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
+    dimensions: Dimensions | None = None,
 ) -> list[UseCaseRecommendation]:
     """Recommend a model for each use case (default: the built-ins) from a results document.
 
     ``records`` (this run's records) enable the significance test of the lead; without them
-    significance is "unknown". ``cost_per_task`` (model → USD or None) feeds the cost
+    significance is "unknown". ``dimensions`` are the measured dimensions the document's
+    category scores include (the session's): the lead is tested on the same score columns. ``cost_per_task`` (model → USD or None) feeds the cost
     constraint; by default it comes from the records' ``cost_usd``
     (:func:`~pytest_modelbench.compare.baseline.cost_per_task_by_model`), else from the document's
     ``cost`` block, else it is unknown. A use case whose measured categories carry less than
@@ -593,13 +622,16 @@ def recommend(
     runs = None
     if records:
         table = RunTable.from_records(records, sorted(models))
-        runs = _RunScores(table, task_scores(table))
+        runs = _RunScores(table, score_columns(table, dimensions))
     return [_recommend_one(case, models, costs, runs, alpha=alpha, seed=seed,
                            n_resamples=n_resamples, min_coverage=min_coverage) for case in cases]
 
 
-def recommendation_lines(recommendations: Sequence[UseCaseRecommendation], *, width: int = 100) -> list[str]:
-    """Terminal lines: one headline per use case, then its wrapped rationale."""
+def recommendation_lines(recommendations: Sequence[UseCaseRecommendation], *, width: int = 100,
+                         rationales: bool = True) -> list[str]:
+    """Terminal lines: one headline per use case (the pick, its score and fit, and its
+    alternatives with their scores), wrapped to ``width`` with continuation lines indented by
+    two spaces; with ``rationales``, each followed by its rationale indented by four."""
     lines = []
     for rec in recommendations:
         best = rec.best
@@ -609,8 +641,10 @@ def recommendation_lines(recommendations: Sequence[UseCaseRecommendation], *, wi
                     f"{', lead ' + rec.significance if len(rec.candidates) > 1 else ''})"
                     + (f"; alternatives: {alternatives}" if alternatives else ""))
         else:
-            head = f"{rec.use_case.name}: no recommendation"
-        lines += textwrap.wrap(head, width=width, subsequent_indent="    ")
-        lines += textwrap.wrap(rec.rationale, width=width, initial_indent="    ",
-                               subsequent_indent="    ", break_on_hyphens=False)
+            reason = "" if best is None else f" (best: {best.model} {best.score:.1f}, {rec.status})"
+            head = f"{rec.use_case.name}: no recommendation{reason}"
+        lines += textwrap.wrap(head, width=width, subsequent_indent="  ", break_on_hyphens=False)
+        if rationales:
+            lines += textwrap.wrap(rec.rationale, width=width, initial_indent="    ",
+                                   subsequent_indent="    ", break_on_hyphens=False)
     return lines

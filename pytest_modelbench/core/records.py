@@ -30,7 +30,12 @@ class RunRecord:
     ``judge_*`` are the run's LLM-judge calls, kept apart from the judged model's figures.
     ``cpu_s`` is the CPU time the benchmarking process spent during the run, ``peak_rss_mb``
     that process's peak resident memory when the run ended; ``load`` the load profiles the run
-    measured (``model.load``), one dict per concurrency level.
+    measured (``model.load``), one dict per concurrency level. ``isolation`` says where the
+    generated code the run's scorers executed ran: ``"bwrap"`` (bubblewrap sandbox),
+    ``"rlimits"`` (resource limits only; the weaker wins when a run had both), None when the
+    run executed none.
+    ``prompt`` and ``reply`` are the last answered call's last user message and reply text,
+    API keys redacted, cut at the session's text limit (None when not kept or no call answered).
     """
 
     task: str
@@ -58,6 +63,9 @@ class RunRecord:
     cpu_s: float | None = None
     peak_rss_mb: float | None = None
     load: list[dict[str, Any]] | None = None
+    isolation: str | None = None
+    prompt: str | None = None
+    reply: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -96,3 +104,94 @@ def check_quality(value: Any) -> float:
 
 def records_from_dicts(rows: Iterable[Mapping[str, Any]]) -> list[RunRecord]:
     return [RunRecord.from_dict(row) for row in rows]
+
+
+# --------------------------------------------------------------------------- validation
+
+#: Largest token count a record may hold (the providers' bound).
+MAX_TOKEN_COUNT = 10**12
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _number(value: Any, minimum: float | None = 0.0, maximum: float | None = None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return (math.isfinite(number) and (minimum is None or number >= minimum)
+            and (maximum is None or number <= maximum))
+
+
+def _whole(value: Any, minimum: int, maximum: int | None = None) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+            and (maximum is None or value <= maximum))
+
+
+def _or_null(check: Any) -> Any:
+    return lambda value: value is None or check(value)
+
+
+def _field_rules() -> dict[str, tuple[Any, str]]:
+    from .config import DIFFICULTIES
+
+    return {
+        "task": (_text, "a non-empty string"),
+        "model": (_text, "a non-empty string"),
+        "run": (lambda value: _whole(value, 1), "a whole number >= 1"),
+        "category": (_text, "a non-empty string"),
+        "difficulty": (lambda value: value in DIFFICULTIES, f"one of: {', '.join(DIFFICULTIES)}"),
+        "weight": (lambda value: _number(value, 0.0), "a number >= 0"),
+        "outcome": (lambda value: value in OUTCOMES, f"one of: {', '.join(OUTCOMES)}"),
+        "quality": (_or_null(lambda value: _number(value, 0.0, 1.0)), "a number from 0 to 1, or null"),
+        "latency_ms": (_or_null(_number), "a number >= 0, or null"),
+        "ttft_ms": (_or_null(_number), "a number >= 0, or null"),
+        "input_tokens": (_or_null(lambda value: _whole(value, 0, MAX_TOKEN_COUNT)), "a whole number from 0 to 10^12, or null"),
+        "output_tokens": (_or_null(lambda value: _whole(value, 0, MAX_TOKEN_COUNT)), "a whole number from 0 to 10^12, or null"),
+        "calls": (lambda value: _whole(value, 0), "a whole number >= 0"),
+        "error": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "detail": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "group": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "cost_usd": (_or_null(_number), "a number >= 0, or null"),
+        "cached": (lambda value: isinstance(value, bool), "true or false"),
+        "retries": (lambda value: _whole(value, 0), "a whole number >= 0"),
+        "judge_calls": (lambda value: _whole(value, 0), "a whole number >= 0"),
+        "judge_latency_ms": (_or_null(_number), "a number >= 0, or null"),
+        "judge_cost_usd": (_or_null(_number), "a number >= 0, or null"),
+        "cpu_s": (_or_null(_number), "a number >= 0, or null"),
+        "peak_rss_mb": (_or_null(_number), "a number >= 0, or null"),
+        "load": (_or_null(lambda value: isinstance(value, list) and all(isinstance(item, dict) for item in value)),
+                 "a list of objects, or null"),
+        "isolation": (_or_null(lambda value: value in ("bwrap", "rlimits")), "bwrap, rlimits or null"),
+        "prompt": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+        "reply": (_or_null(lambda value: isinstance(value, str)), "a string or null"),
+    }
+
+
+REQUIRED_FIELDS = ("task", "model", "run", "category", "difficulty", "weight", "outcome")
+
+
+def run_problems(row: Mapping[str, Any]) -> list[str]:
+    """What is wrong with one run of a results file: ``field 'quality' is 'abc'; it must be a
+    number from 0 to 1, or null``, one entry per bad field ([] when it is a valid run)."""
+    if not isinstance(row, Mapping):
+        return [f"is {_shown(row)}, not an object"]
+    problems = []
+    for name, (valid, allowed) in _field_rules().items():
+        if name not in row:
+            if name in REQUIRED_FIELDS:
+                problems.append(f"field {name!r} is missing")
+        elif not valid(row[name]):
+            problems.append(f"field {name!r} is {_shown(row[name])}; it must be {allowed}")
+    return problems
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

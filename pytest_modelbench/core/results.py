@@ -8,16 +8,15 @@ Schema (documented in docs/results.md)::
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from .records import RunRecord, records_from_dicts
+from .files import write_text_atomic
+from .records import RunRecord, records_from_dicts, run_problems
 
 SCHEMA_VERSION = 1
 
@@ -63,6 +62,19 @@ def build_document(meta: Mapping[str, Any], models: Mapping[str, Any],
     return document
 
 
+def plain_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document as the results file holds it: builtins only (``runs`` as dicts, tuples as
+    lists), what ``json.load`` of the written file gives back. The reports render this, so a
+    report written by a session equals the report of its saved results file."""
+    runs = document.get("runs")
+    rest = {key: value for key, value in document.items() if key != "runs"}
+    plain = json.loads(json.dumps(rest, allow_nan=False))
+    if runs is not None:
+        plain["runs"] = [run.to_dict() if isinstance(run, RunRecord) else json.loads(json.dumps(run, allow_nan=False))
+                         for run in runs]
+    return {key: plain[key] for key in document}
+
+
 def _write_document(stream: Any, document: Mapping[str, Any]) -> None:
     """Indented JSON, except that each element of a top-level ``runs`` list is one compact line.
 
@@ -92,20 +104,9 @@ def _write_document(stream: Any, document: Mapping[str, Any]) -> None:
 
 
 def write_json_atomic(path: Path, document: Mapping[str, Any]) -> None:
-    """Write to a temporary file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            _write_document(stream, document)
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``document`` to ``path`` atomically (core/files.py: a regular file only, a
+    symlink's target, 0644 for a new file)."""
+    write_text_atomic(path, lambda stream: _write_document(stream, document), "results file")
 
 
 def read_results(path: Path) -> tuple[dict[str, Any], list[RunRecord]]:
@@ -123,10 +124,26 @@ def read_results(path: Path) -> tuple[dict[str, Any], list[RunRecord]]:
             f"results file {str(path)!r} has schema_version {found!r}; this plugin reads {SCHEMA_VERSION}"
         )
     runs = document.get("runs")
-    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+    if not isinstance(runs, list):
         raise ConfigError(f"results file {str(path)!r} has no valid 'runs' list")
+    problems = [(index, problem) for index, run in enumerate(runs) for problem in run_problems(run)]
+    if problems:
+        shown = [f"run {index}{_task_of(runs[index])}: {problem}" for index, problem in problems[:_PROBLEMS_SHOWN]]
+        more = len(problems) - len(shown)
+        raise ConfigError(
+            f"results file {str(path)!r} has {len(problems)} invalid field{'s' if len(problems) != 1 else ''} "
+            f"in its runs: " + "; ".join(shown) + (f"; and {more} more" if more else "")
+        )
     try:
         records = records_from_dicts(runs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"results file {str(path)!r} has a malformed run: {exc}") from None
     return document, records
+
+
+_PROBLEMS_SHOWN = 5
+
+
+def _task_of(run: Any) -> str:
+    task = run.get("task") if isinstance(run, dict) else None
+    return f" (task {task!r})" if isinstance(task, str) and task else ""

@@ -9,11 +9,21 @@ Scores (documented in docs/results.md):
 * overall score = weighted mean of category scores over the categories the model has tasks
   in, category weights renormalised over those categories.
 
-:func:`task_scores` gives the task scores, :func:`weighted_category_mean` the category and
-overall means with their task-clustered standard errors (Miller 2024), :func:`score_model`
-every model's scores with intervals, :func:`task_shares` each task's share of the overall
-score. Rankings, head-to-head, baseline comparisons and recommendations all call these; none
-defines a score of its own. Numpy only; does not import pytest.
+:func:`task_scores` gives the task scores, :func:`score_columns` every score of the benchmark
+as columns (a column per task for its answers and, with the measured dimensions of
+:mod:`.dimensions`, a column per task for its speed, cost and consistency),
+:func:`weighted_category_mean` the category and overall means of columns with their
+task-clustered standard errors (Miller 2024), :func:`score_model` every model's scores with
+intervals, :func:`task_shares` each column's share of the overall score. Rankings,
+head-to-head, baseline comparisons and recommendations all call these; none defines a score
+of its own. Numpy only; does not import pytest.
+
+**Measured dimensions.** A category named after a measured dimension (speed, cost,
+consistency) holds one column per task the model ran, each task counting once (as in cost
+per task), and the tasks marked with that category, if any. When a category has both, the
+measured columns and the marked tasks each carry half of its weight (over the benchmark's
+tasks: the measured columns weigh 1/N each, a marked task w_t / W over the marked tasks), so
+that neither drowns the other; within each half the usual weights apply.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from ..stats import normal_ppf, pass_at_k
+from .dimensions import DIMENSIONS, Dimensions
+from .measured import dimension_values
 from .table import RunTable
 
 #: Categories whose tasks report pass@k (Chen et al. 2021) when they have several runs.
@@ -67,16 +79,19 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
-def category_weight_vector(table: RunTable, category_weights: Mapping[str, float]) -> np.ndarray:
-    """Weights of ``table.categories`` in order; every category in the table needs one."""
-    missing = [name for name in table.categories if name not in category_weights]
+def category_weight_vector(table: RunTable | ScoreColumns | Sequence[str],
+                           category_weights: Mapping[str, float]) -> np.ndarray:
+    """Weights of the categories (``table.categories``, or the names given) in order; every
+    category needs one."""
+    categories = tuple(table if isinstance(table, (list, tuple)) else table.categories)
+    missing = [name for name in categories if name not in category_weights]
     if missing:
         raise ValueError(
             f"category {missing[0]!r} has runs but no weight; weighted categories: "
             f"{', '.join(sorted(category_weights)) or '(none)'}"
         )
-    weights = np.array([category_weights[name] for name in table.categories], dtype=np.float64)
-    bad = [(name, w) for name, w in zip(table.categories, weights) if not (math.isfinite(w) and w > 0)]
+    weights = np.array([category_weights[name] for name in categories], dtype=np.float64)
+    bad = [(name, w) for name, w in zip(categories, weights) if not (math.isfinite(w) and w > 0)]
     if bad:
         raise ValueError(f"weight {bad[0][1]!r} of category {bad[0][0]!r} is not allowed; it must be > 0")
     return weights
@@ -121,6 +136,95 @@ def task_scores(table: RunTable) -> np.ndarray:
     return 100.0 * (
         PASS_SHARE * table.cell_means(table.passed) + QUALITY_SHARE * table.cell_means(table.quality)
     )
+
+
+#: ``ScoreColumns.kind`` of a task's answer column; measured dimension k has kind k + 1.
+ANSWERS = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScoreColumns:
+    """Every score of a benchmark as the columns of one (models × columns) matrix.
+
+    A column per task holds its answer score (:func:`task_scores`, in the category of its
+    marker); with measured dimensions, a column per task and dimension holds the task's
+    speed, cost or consistency score (:mod:`.dimensions`, in the category named after the
+    dimension). ``task`` is each column's task (index into the table's tasks), ``kind``
+    :data:`ANSWERS` or 1 + the index of its dimension in ``dimensions``, ``weight`` its
+    weight within its category, ``category`` an index into ``categories``.
+    """
+
+    values: np.ndarray
+    task: np.ndarray
+    kind: np.ndarray
+    weight: np.ndarray
+    category: np.ndarray
+    categories: tuple[str, ...]
+    dimensions: tuple[str, ...] = ()
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.task.shape[0])
+
+    @property
+    def answers(self) -> np.ndarray:
+        """Mask of the answer columns (one per task, in task order)."""
+        return self.kind == ANSWERS
+
+    def kind_name(self, kind: int) -> str:
+        return "answers" if kind == ANSWERS else self.dimensions[kind - 1]
+
+    def cluster(self, table: RunTable, by_group: bool = True) -> tuple[np.ndarray, int]:
+        """The cluster of each column (its task's: the task, or its group) and their number."""
+        cluster, n_clusters = task_clusters(table, by_group)
+        return cluster[self.task], n_clusters
+
+    def measured_part(self, model: int, dimension: str) -> np.ndarray:
+        """The values of ``model`` in the measured columns of ``dimension`` (tasks order)."""
+        kind = 1 + self.dimensions.index(dimension)
+        return self.values[model, self.kind == kind]
+
+
+def score_columns(table: RunTable, dimensions: Dimensions | None = None) -> ScoreColumns:
+    """The answer columns of ``table`` and, with ``dimensions``, the measured columns.
+
+    A measured column exists for every task some model has a value for; a model has a value
+    there only where it also has an answer (a measured run) for the task. Weights: an answer
+    column weighs the task's weight (marker weight × difficulty multiplier); a measured column
+    weighs 1 (every task once); in a category holding both, the two halves are scaled to carry
+    half of the category each (measured 1/N, marked w_t / W).
+    """
+    answers = task_scores(table)
+    tasks = np.arange(table.n_tasks, dtype=np.int64)
+    values = dimension_values(table, dimensions) if dimensions is not None else {}
+    # only measurements are measured: a task none of whose runs measured an answer (every one
+    # errored) has no measured scores either, and a model that answered nothing has no score
+    values = {name: np.where(np.isnan(answers), np.nan, value) for name, value in values.items()}
+    measured = {name: value for name, value in values.items() if (~np.isnan(value)).any()}
+    if not measured:
+        return ScoreColumns(answers, tasks, np.zeros(table.n_tasks, dtype=np.int64),
+                            np.asarray(table.task_weight, dtype=np.float64),
+                            np.asarray(table.task_category, dtype=np.int64), tuple(table.categories),
+                            tuple(values))
+    names = tuple(name for name in DIMENSIONS if name in values)
+    categories = tuple(sorted(set(table.categories) | set(measured)))
+    index = {name: i for i, name in enumerate(categories)}
+    answer_category = np.array([index[table.categories[c]] for c in table.task_category], dtype=np.int64)
+    blocks, task_ids, kinds, weights, column_category = [answers], [tasks], [np.zeros(table.n_tasks, np.int64)],         [np.asarray(table.task_weight, dtype=np.float64).copy()], [answer_category]
+    for name, value in measured.items():
+        present = np.flatnonzero((~np.isnan(value)).any(axis=0))
+        marked = answer_category == index[name]
+        weight = np.ones(present.shape[0])
+        if marked.any():  # half the category each: the measured columns and the marked tasks
+            weight /= present.shape[0]
+            weights[0][marked] = table.task_weight[marked] / table.task_weight[marked].sum()
+        blocks.append(value[:, present])
+        task_ids.append(present)
+        kinds.append(np.full(present.shape[0], 1 + names.index(name), dtype=np.int64))
+        weights.append(weight)
+        column_category.append(np.full(present.shape[0], index[name], dtype=np.int64))
+    return ScoreColumns(np.concatenate(blocks, axis=1), np.concatenate(task_ids), np.concatenate(kinds),
+                        np.concatenate(weights), np.concatenate(column_category), categories, names)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -309,6 +413,8 @@ def score_model(
     *,
     confidence: float = 0.95,
     cluster_by_group: bool = True,
+    dimensions: Dimensions | None = None,
+    columns: ScoreColumns | None = None,
 ) -> ModelScores:
     """Score every model at once (vectorised over models, tasks and categories).
 
@@ -320,13 +426,14 @@ def score_model(
     a task are one cluster, tasks sharing a ``group=`` are one cluster when
     ``cluster_by_group``. A closed-form SE is used instead of a bootstrap because it is exact
     for this linear statistic up to O(1/n), needs no seed and costs one pass over the data.
+    With ``dimensions`` (or ``columns`` from :func:`score_columns`) the measured dimensions
+    are categories too: their columns enter every mean like any task's.
     """
     level = check_confidence(confidence)
-    weights = category_weight_vector(table, category_weights)
-    cluster, n_clusters = task_clusters(table, cluster_by_group)
-    result = weighted_category_mean(
-        task_scores(table), table.task_weight, table.task_category, weights, cluster, n_clusters
-    )
+    columns = columns if columns is not None else score_columns(table, dimensions)
+    weights = category_weight_vector(columns, category_weights)
+    cluster, n_clusters = columns.cluster(table, cluster_by_group)
+    result = weighted_category_mean(columns.values, columns.weight, columns.category, weights, cluster, n_clusters)
     z = normal_ppf(0.5 + level / 2.0)
 
     def bounds(score: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -336,7 +443,7 @@ def score_model(
     category_low, category_high = bounds(result.category, result.category_se)
     return ModelScores(
         models=table.models,
-        categories=table.categories,
+        categories=columns.categories,
         overall=result.overall,
         overall_se=result.overall_se,
         overall_low=overall_low,
@@ -372,21 +479,24 @@ def task_shares(task_weight: np.ndarray, task_category: np.ndarray,
     ).coefficient[0]
 
 
-def category_scores(table: RunTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per (model, category): score (0-100), weighted pass rate, tasks run. NaN when none.
+def category_scores(table: RunTable, columns: ScoreColumns | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (model, category of ``columns``, default the table's): score (0-100), weighted pass
+    rate of the marked tasks, columns with a value (tasks). NaN when none.
 
     The point estimates of :func:`weighted_category_mean`, which also gives their
     task-clustered standard errors: the score is defined in one place.
     """
+    columns = columns if columns is not None else score_columns(table)
 
     def category_means(values: np.ndarray) -> Any:
         return weighted_category_mean(
-            values, table.task_weight, table.task_category, np.ones(len(table.categories)),
-            np.arange(table.n_tasks), table.n_tasks, category_se=False, overall_se=False,
+            values, columns.weight, columns.category, np.ones(len(columns.categories)),
+            np.arange(columns.n_columns), columns.n_columns, category_se=False, overall_se=False,
         )
 
-    scores = category_means(task_scores(table))
-    pass_rate = category_means(table.cell_means(table.passed)).category
+    scores = category_means(columns.values)
+    passes = np.where(columns.answers, table.cell_means(table.passed)[:, columns.task], np.nan)
+    pass_rate = category_means(passes).category
     return scores.category, pass_rate, scores.tasks
 
 

@@ -28,7 +28,8 @@ class RunTable:
     Per row: ``model`` and ``task`` (indices into ``models`` / ``tasks``), ``run`` (1-based),
     ``outcome`` (0 passed, 1 failed, 2 error), ``passed`` (bool), ``quality`` (float; 0 for an
     error, which no score counts), ``measured`` (bool: not an error), ``latency_ms``, ``ttft_ms``, ``input_tokens``, ``output_tokens`` (float, NaN when
-    unknown), ``cost_usd`` (float, NaN when unknown), ``cached`` (bool).
+    unknown), ``cost_usd`` (float, NaN when unknown), ``cached`` (bool), ``calls`` (the run's
+    model calls; by default 1 where a latency was measured, else 0).
     Per task: ``task_category`` (index into ``categories``), ``task_weight`` (marker weight ×
     difficulty multiplier), ``task_difficulty`` (name) and ``task_group`` (group name or the
     task itself).
@@ -53,12 +54,15 @@ class RunTable:
     task_group: tuple[str, ...]
     cost_usd: np.ndarray | None = None
     cached: np.ndarray | None = None
+    calls: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.cost_usd is None:
             object.__setattr__(self, "cost_usd", np.full(len(self.model), np.nan))
         if self.cached is None:
             object.__setattr__(self, "cached", np.zeros(len(self.model), dtype=bool))
+        if self.calls is None:
+            object.__setattr__(self, "calls", (~np.isnan(self.latency_ms)).astype(np.int64))
 
     @classmethod
     def from_records(
@@ -104,6 +108,7 @@ class RunTable:
             output_tokens=column([known(r.output_tokens) for r in counted], np.float64),
             cost_usd=column([known(r.cost_usd) for r in counted], np.float64),
             cached=column([r.cached for r in counted], bool),
+            calls=column([r.calls for r in counted], np.int64),
             task_category=column([category_index[r.category] for r in first], np.int64),
             task_weight=column(
                 [r.weight * DIFFICULTIES[r.difficulty].multiplier for r in first], np.float64

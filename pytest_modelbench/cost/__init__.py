@@ -34,6 +34,7 @@ from .ledger import (
 )
 from .prices import (
     BUILTIN_PRICES,
+    LOCAL_FREE_PRICE,
     PRICE_KEYS,
     TOKENS_PER_PRICE_UNIT,
     ModelPrice,
@@ -50,8 +51,11 @@ from .summary import (
     ModelCost,
     cheapest_within,
     cost_rows,
+    format_cost_per_task,
     format_count,
     format_usd,
+    format_usd_delta,
+    format_usd_per_1k,
     summarize_costs,
 )
 from .tco import (
@@ -68,6 +72,7 @@ from .tco import (
 __all__ = [
     "BUDGET_UNITS",
     "BUILTIN_PRICES",
+    "LOCAL_FREE_PRICE",
     "BreakEven",
     "BudgetExceeded",
     "BudgetFit",
@@ -93,8 +98,11 @@ __all__ = [
     "cheapest_within",
     "check_positive",
     "cost_rows",
+    "format_cost_per_task",
     "format_count",
     "format_usd",
+    "format_usd_delta",
+    "format_usd_per_1k",
     "output_throughput",
     "parse_budget",
     "parse_price",

@@ -63,8 +63,18 @@ class ModelPrice:
             return self.input_usd_per_mtok
         return self.cached_input_usd_per_mtok
 
+    @property
+    def free(self) -> bool:
+        """Every token costs 0: the cost of a call is $0 whatever its token counts."""
+        return self.input_usd_per_mtok == 0 and self.output_usd_per_mtok == 0 and self.cache_read_usd_per_mtok == 0
+
     def to_dict(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+#: The price of a model on a local provider (``echo``, ``python:``, ``ollama:``) that has none set.
+LOCAL_FREE_PRICE = ModelPrice("local (free)", 0.0, 0.0, 0.0,
+                              source="local provider: free unless a price is set")
 
 
 def _price_number(value: Any, model: str, key: str, where: str) -> float:
@@ -309,7 +319,8 @@ def run_cost(price: ModelPrice | None, input_tokens: int | None, output_tokens: 
     ``reasoning_in_output=True`` ``reasoning_tokens`` is only checked (it cannot exceed
     ``output_tokens``) and is not added again. Gemini reports ``thoughtsTokenCount`` apart from
     ``candidatesTokenCount``: pass ``reasoning_in_output=False`` and they are added to the
-    billed output. None reasoning tokens means none were reported.
+    billed output. None reasoning tokens means none were reported. A free price (every rate 0)
+    costs $0 even when a count is unknown: zero times any number of tokens is zero.
     """
     input_count = _check_count(input_tokens, "input_tokens")
     output_count = _check_count(output_tokens, "output_tokens")
@@ -326,6 +337,8 @@ def run_cost(price: ModelPrice | None, input_tokens: int | None, output_tokens: 
             "with reasoning_in_output=True they are a part of the output tokens "
             "(pass reasoning_in_output=False when the provider reports them apart)"
         )
+    if price is not None and price.free:
+        return 0.0
     if price is None or input_count is None or output_count is None:
         return None
     billed_output = output_count if reasoning_in_output else output_count + reasoning_count
@@ -343,7 +356,8 @@ def run_costs(table: RunTable, prices: Mapping[str, ModelPrice | None],
 
     ``prices`` maps model name → price (a missing or None price gives NaN for that model's
     runs). ``cached_input_tokens`` is an optional per-run array of cached prompt tokens (NaN:
-    none reported). The run table's ``output_tokens`` include reasoning tokens.
+    none reported). The run table's ``output_tokens`` include reasoning tokens. A free price
+    gives 0 even where a token count is unknown.
     """
     n_runs = len(table.model)
     rates = np.full((3, table.n_models), np.nan)
@@ -372,6 +386,7 @@ def run_costs(table: RunTable, prices: Mapping[str, ModelPrice | None],
             )
     per_run = rates[:, table.model]
     cost = (input_tokens - cached) * per_run[0] + cached * per_run[1] + output_tokens * per_run[2]
-    return cost / TOKENS_PER_PRICE_UNIT
+    free = (per_run == 0).all(axis=0)
+    return np.where(free, 0.0, cost / TOKENS_PER_PRICE_UNIT)
 
 

@@ -280,7 +280,8 @@ UNKNOWN = "?"
 
 
 def format_usd(value: float | None) -> str:
-    """``$1,234``, ``$12.34``, ``$0.00123`` (3 significant digits below $1); ``?`` when unknown."""
+    """``$1,234``, ``$12.34``, ``$0.50``, ``$0.0051``, ``$0.00123`` (3 significant digits below
+    $1, trailing zeros dropped past the cents; never scientific notation); ``?`` when unknown."""
     if value is None or math.isnan(value):
         return UNKNOWN
     if value == 0:
@@ -291,7 +292,42 @@ def format_usd(value: float | None) -> str:
     if magnitude >= 1:
         return f"${value:,.2f}"
     decimals = 2 - math.floor(math.log10(magnitude))
-    return f"${value:.{decimals}f}"
+    text = f"{value:.{decimals}f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def format_usd_per_1k(value: float | None) -> str:
+    """A per-item amount as USD per 1,000 items, without scientific notation: 0.0000384 per task
+    gives ``$0.04``, 0.0021 ``$2.10``, 1.7 ``$1,700``; two significant digits below a cent
+    (``$0.0038``); ``$0`` for free; ``?`` when unknown."""
+    if value is None or math.isnan(value):
+        return UNKNOWN
+    per = 1000.0 * value
+    if per == 0:
+        return "$0"
+    magnitude = abs(per)
+    if magnitude >= 1000:
+        return f"${per:,.0f}"
+    if magnitude >= 0.01:
+        return f"${per:,.2f}"
+    return f"${per:.{1 - math.floor(math.log10(magnitude))}f}"
+
+
+def format_cost_per_task(value: float | None, item: str = "tasks") -> str:
+    """``$0.04 per 1k tasks`` (see :func:`format_usd_per_1k`); ``cost unknown`` when unknown."""
+    if value is None or math.isnan(value):
+        return "cost unknown"
+    return f"{format_usd_per_1k(value)} per 1k {item}"
+
+
+def format_usd_delta(value: float | None) -> str:
+    """A signed amount: ``+$0.04``, ``-$1.20``, ``$0``; ``?`` when unknown."""
+    if value is None or math.isnan(value):
+        return UNKNOWN
+    if value == 0:
+        return "$0"
+    return ("+" if value > 0 else "-") + format_usd(abs(value))
 
 
 def format_count(value: float | None) -> str:

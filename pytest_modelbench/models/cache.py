@@ -80,6 +80,9 @@ _SCHEMA = (
         created_at TEXT NOT NULL
     )""",
 )
+#: Which benchmark task asked for each stored answer (for ``--modelbench-plan``'s history).
+#: Added to a writable store that lacks it; a store without it has no task history.
+_TASKS_TABLE = "CREATE TABLE IF NOT EXISTS tasks (key TEXT NOT NULL, task TEXT NOT NULL, PRIMARY KEY (key, task))"
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 _SQLITE_CORRUPT = 11
@@ -166,7 +169,9 @@ def key_base_url(url: str | None) -> str | None:
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"base URL {url!r} has an invalid port") from None
+        from .specs import redact_url
+
+        raise ValueError(f"base URL {redact_url(url)!r} has an invalid port") from None
     return f"{parts.scheme.lower()}://{host}{'' if port is None else f':{port}'}{parts.path.rstrip('/')}"
 
 
@@ -249,6 +254,18 @@ class StoredResponse:
 
     completion: Completion
     created_at: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TaskAnswer:
+    """A stored answer and the task that asked for it: ``request`` is the key document
+    (:func:`request_key`: provider, model, base URL, run, call index), the rest its measurements."""
+
+    task: str
+    request: Mapping[str, Any]
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: float | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -430,6 +447,7 @@ class ResponseStore:
                 )
             else:
                 self._check_schema(connection, tables)
+            connection.execute(_TASKS_TABLE)
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
@@ -498,9 +516,10 @@ class ResponseStore:
         )
         return StoredResponse(completion, created_at)
 
-    def put(self, key: RequestKey, completion: Completion) -> bool:
+    def put(self, key: RequestKey, completion: Completion, *, task: str | None = None) -> bool:
         """Store a successful answer under ``key``. Returns False when ``key`` already had one
-        (the first answer is kept). Never called for errors."""
+        (the first answer is kept). Never called for errors. ``task`` (the benchmark task that
+        asked) is remembered for :meth:`task_history`."""
         if self.readonly:
             raise StoreError(f"response store {str(self.path)!r} is open read-only (replay); it is never written")
         if not isinstance(key, RequestKey):
@@ -521,16 +540,34 @@ class ResponseStore:
                     f"INSERT OR IGNORE INTO responses ({', '.join(_RESPONSE_COLUMNS)}) "
                     f"VALUES ({', '.join('?' for _ in _RESPONSE_COLUMNS)})", row,
                 )
+                inserted = cursor.rowcount == 1
+                if task is not None:
+                    connection.execute("INSERT OR IGNORE INTO tasks (key, task) VALUES (?, ?)", (key.digest, task))
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
-            return cursor.rowcount == 1
+            return inserted
 
         inserted = self._guarded(insert, "storing an answer")
         self._stored += inserted
         return inserted
+
+    def task_history(self, tasks: Iterable[str]) -> list[TaskAnswer]:
+        """The stored answers that ``tasks`` asked for (none from a store without task history)."""
+        wanted = set(tasks)
+
+        def select(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            if "tasks" not in _table_names(connection):
+                return []
+            return connection.execute(
+                "SELECT t.task, r.request, r.input_tokens, r.output_tokens, r.latency_ms "
+                "FROM tasks t JOIN responses r ON r.key = t.key").fetchall()
+
+        rows = self._guarded(select, "reading task history")
+        return [TaskAnswer(task, json.loads(request), input_tokens, output_tokens, latency_ms)
+                for task, request, input_tokens, output_tokens, latency_ms in rows if task in wanted]
 
     def __len__(self) -> int:
         return self._guarded(
@@ -685,9 +722,9 @@ class CachingProvider:
             )
         return key, None
 
-    def store_answer(self, key: RequestKey, completion: Completion) -> None:
-        """Keep the model's answer to the request of ``key`` (first answer wins)."""
-        self.store.put(key, completion)
+    def store_answer(self, key: RequestKey, completion: Completion, *, task: str | None = None) -> None:
+        """Keep the model's answer to the request of ``key`` (first answer wins), asked by ``task``."""
+        self.store.put(key, completion, task=task or None)
 
     def complete_with_origin(
         self, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
@@ -717,7 +754,7 @@ class CachingProvider:
         completion = self._provider().complete(
             messages, max_tokens=max_tokens, temperature=temperature, timeout=timeout, **params,
         )
-        self.store_answer(key, completion)
+        self.store_answer(key, completion, task=task)
         return ServedCompletion(completion, False, key.digest)
 
     def complete(
@@ -743,5 +780,5 @@ class CachingProvider:
 __all__ = [
     "DEFAULT_CACHE_PATH", "KEY_VERSION", "SCHEMA_VERSION", "STORE_FORMAT", "CachingProvider",
     "ReplayMissError", "RequestKey", "ResponseStore", "ServedCompletion", "StoreError",
-    "StoreStats", "StoredResponse", "canonical_json", "key_base_url", "request_key", "spec_for_key",
+    "StoreStats", "StoredResponse", "TaskAnswer", "canonical_json", "key_base_url", "request_key", "spec_for_key",
 ]

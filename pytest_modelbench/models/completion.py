@@ -62,7 +62,8 @@ class Completion:
     ``reasoning_tokens`` (the part of ``output_tokens`` spent thinking) are None when not
     reported; cost analysis prices them when they are. ``tool_calls`` are the function calls
     the model asked for, in order (empty when none). ``retries`` counts the attempts that
-    failed and were retried before this answer arrived.
+    failed and were retried before this answer arrived. ``notes`` say what in the response
+    could not be used (e.g. a token count that is not one, which is then None).
     """
 
     text: str
@@ -76,6 +77,7 @@ class Completion:
     reasoning_tokens: int | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     retries: int = 0
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.text

@@ -42,8 +42,11 @@ pytest.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import dataclasses
 import json
+import math
 import re
 import threading
 import time
@@ -55,14 +58,26 @@ import httpx
 from .._exceptions import ModelError
 from .completion import Completion
 from .providers._http import (
-    ERROR_BODY_LIMIT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    READ_FAILURES,
+    BodyTooLarge,
     CallErrors,
+    Deadline,
+    DeadlineExceeded,
+    DeadlineTransport,
+    ErrorBody,
     JSONReply,
     RetryPolicy,
     Secret,
     SSEDecoder,
     SSEEvent,
+    SSELineTooLong,
+    bounded_by,
     error_excerpt,
+    iter_body,
+    looks_like_event_stream,
+    read_error_body,
+    redact,
 )
 from .specs import ModelSpec
 
@@ -81,12 +96,18 @@ class Endpoint:
     """Where the model under test is served: for configuring LiteLLM, LangChain and the like.
 
     ``base_url`` is the OpenAI-compatible API root (``.../v1``), ``model`` the model name to
-    send, ``api_key`` the key (None when the model needs none; never shown in a repr).
+    send, ``api_key`` the key (None when the model needs none; never shown in a repr, where
+    the base URL's credentials are redacted too).
     """
 
     base_url: str
     model: str
     api_key: str | None = dataclasses.field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        from .specs import redact_url
+
+        return f"Endpoint(base_url={redact_url(self.base_url)!r}, model={self.model!r})"
 
 
 # --------------------------------------------------------------------------- planning
@@ -135,11 +156,18 @@ def plan_call(request: httpx.Request, spec: ModelSpec, *, ask_usage: bool) -> Ca
     )
 
 
-def _upstream_request(request: httpx.Request, plan: CallPlan, secret: Secret | None) -> httpx.Request:
+def _upstream_request(request: httpx.Request, plan: CallPlan, secret: Secret | None, *,
+                      url_auth: bool = False) -> httpx.Request:
+    """The request sent to the model's server: the plan's body, the model's credential (its
+    key as a bearer token; with ``url_auth`` the user info of the URL as Basic auth; else
+    none), whatever the app's client sent as ``Authorization``."""
     headers = [(name, value) for name, value in request.headers.multi_items()
                if name.lower() not in ("content-length", "authorization", "accept-encoding")]
     if secret is not None:
         headers.append(("Authorization", f"Bearer {secret.reveal()}"))
+    elif url_auth and request.url.username:
+        pair = f"{request.url.username}:{request.url.password}".encode()
+        headers.append(("Authorization", f"Basic {base64.b64encode(pair).decode('ascii')}"))
     # Identity: the body is read on its way to the app, and must be readable as it arrives.
     headers.append(("Accept-Encoding", "identity"))
     content = json.dumps(plan.body, ensure_ascii=False, allow_nan=False).encode("utf-8")
@@ -225,25 +253,38 @@ def replay_body(completion: Completion, plan: CallPlan, model: str) -> tuple[str
 class BodyWatch:
     """Reads a response body on its way to the app and turns it into a Completion.
 
-    ``feed(data, at)`` takes each network read and returns the bytes to pass on (the same
-    bytes, or, when usage was asked for on the app's behalf, the events re-encoded without
-    the usage-only chunk). ``finish(ended)`` builds the Completion once: at the end of the
-    body (``ended=True``) or when the app closed it early.
+    ``feed(data, at)`` takes each decoded read and returns the bytes to pass on: the same
+    bytes, or, when the events are re-encoded (usage asked for on the app's behalf is taken
+    out, a key the server echoed is redacted), the events completed so far. A body that
+    should be an event stream but does not start like one (an HTML page from a proxy) is
+    passed on as it is and recorded as a failed call. ``finish(ended)`` builds the Completion
+    once: at the end of the body (``ended=True``) or when the app closed it early. ``cut(exc)``
+    ends it when the body could not be read to its end (the attempt's deadline, the size
+    limit, an endless stream line, a broken connection) and returns what the app's read
+    raises instead.
     """
 
-    def __init__(self, *, event_stream: bool, strip_usage: bool, errors: CallErrors, sent_at: float,
-                 on_done: Callable[[Completion | None, ModelError | None, bool], None]) -> None:
+    def __init__(self, *, event_stream: bool, strip_usage: bool, errors: CallErrors, deadline: Deadline,
+                 on_done: Callable[[Completion | None, ModelError | None, bool], None],
+                 sniff: bool = False, secret: Secret | None = None) -> None:
         from .providers.openai import ChatStreamAssembly
 
         self._stream = event_stream
         self._strip = strip_usage
         self._errors = errors
-        self._sent_at = sent_at
+        self._deadline = deadline
+        self._sent_at = deadline.start
         self._on_done = on_done
+        self._secret = _SecretScan(secret) if secret is not None else None
+        self._reencode = event_stream and (strip_usage or secret is not None)
+        self._hold_json = not event_stream and secret is not None
+        self._sniffing = event_stream and sniff
+        self._head = bytearray()
+        self._passthrough = False  # not an event stream after all: passed on unread
         self._decoder = SSEDecoder() if event_stream else None
         self._assembly = ChatStreamAssembly(errors) if event_stream else None
         self._body = bytearray()
-        self._last_at = sent_at
+        self._last_at = self._sent_at
         self._ended_at: float | None = None
         self._broken: ModelError | None = None
         self._done = False
@@ -253,11 +294,22 @@ class BodyWatch:
         self._last_at = at
         if not self._stream:
             self._body += data
-            return data
+            return b"" if self._hold_json else data
+        if self._sniffing:
+            self._head += data
+            verdict = looks_like_event_stream(bytes(self._head))
+            if verdict is None:
+                return b""  # too short to tell: held until it is not
+            self._sniffing = False
+            data, self._head = bytes(self._head), bytearray()
+            if not verdict:
+                self._broken = self._errors.response(f"body is not an event stream: {error_excerpt(data[:1000])!r}")
+                self._passthrough = True
+        if self._passthrough:
+            return self._redacted(data)
         assert self._decoder is not None
-        events = self._decoder.feed(data)
-        passed = self._absorb(events, at)
-        return data if not self._strip else passed
+        passed = self._absorb(self._decoder.feed(data), at)
+        return passed if self._reencode else data
 
     def _absorb(self, events: list[SSEEvent], at: float, at_end: bool = False) -> bytes:
         assert self._assembly is not None
@@ -269,17 +321,71 @@ class BodyWatch:
                         self._ended_at = at
                 except ModelError as exc:
                     self._broken = exc
-            if self._strip and not _is_usage_only(event.data):
-                passed += _encode_event(event)
+            if self._reencode and not (self._strip and _is_usage_only(event.data)):
+                passed += _encode_event(event, self._secret)
         return bytes(passed)
 
     def end_of_body(self, at: float) -> bytes:
         """The body ended: parse what is left; returns the bytes still to pass on."""
         tail = b""
-        if self._stream and self._decoder is not None:
-            tail = self._absorb(self._decoder.close(), at, at_end=True)
+        if self._stream:
+            if self._sniffing:  # too short to judge: read as a stream, as the providers do
+                self._sniffing = False
+                head, self._head = bytes(self._head), bytearray()
+                assert self._decoder is not None
+                passed = self._absorb(self._decoder.feed(head), at)
+                tail = passed if self._reencode else head
+            if not self._passthrough:
+                assert self._decoder is not None
+                passed = self._absorb(self._decoder.close(), at, at_end=True)
+                if self._reencode:
+                    tail += passed
+        elif self._hold_json:
+            tail = self._redacted(bytes(self._body))
         self.finish(ended=True, at=at)
-        return tail if self._strip else b""
+        return tail
+
+    def _redacted(self, data: bytes) -> bytes:
+        if self._secret is None or not self._secret.might_be_in(data):
+            return data
+        return redact(data.decode("utf-8", errors="replace"), self._secret.secret).encode()
+
+    def cut(self, exc: BaseException, request: httpx.Request) -> Exception:
+        """The body could not be read to its end because of ``exc``: record why on the run and
+        return the httpx exception the app's read raises (a fresh one: httpcore's frames,
+        which hold the request headers, stay out of the app's traceback)."""
+        errors, deadline = self._errors, self._deadline
+        progress = f"; {self._assembly.progress()}" if self._assembly is not None else ""
+        limit_note = "counted after decompression; the limit is --modelbench-max-response-bytes"
+        if isinstance(exc, DeadlineExceeded) or (isinstance(exc, httpx.TimeoutException) and deadline.expired()):
+            error: ModelError = errors.timeout(deadline.seconds, "while the body was still arriving")
+            app: Exception = httpx.ReadTimeout(str(error), request=request)
+        elif isinstance(exc, httpx.TimeoutException):
+            error = errors.timeout(_seconds(exc), "reading the body")
+            app = httpx.ReadTimeout(str(error), request=request)
+        elif isinstance(exc, BodyTooLarge):
+            error = errors.response(f"{exc} ({limit_note}){progress}")
+            app = httpx.ReadError(str(error), request=request)
+        elif isinstance(exc, SSELineTooLong):
+            error = errors.response(f"{exc}{progress}")
+            app = httpx.ReadError(str(error), request=request)
+        elif isinstance(exc, httpx.DecodingError):
+            error = errors.response(f"body could not be decoded ({exc})")
+            app = httpx.DecodingError(str(error), request=request)
+        else:  # the connection broke
+            app = _fresh(exc, request)
+            if self._stream and self._broken is None and self._assembly is not None and self._assembly.finished:
+                self.finish(ended=True)  # the reply was whole: it is measured, as by complete()
+                return app
+            where = (f"stream cut off before data: [DONE] and before a finish_reason" if self._stream
+                     else f"connection closed after {len(self._body)} bytes of the body")
+            error = errors.response(f"{where} ({type(exc).__name__}: {exc}{progress})")
+        with self._lock:
+            if self._done:
+                return app
+            self._done = True
+        self._on_done(None, error, False)
+        return app
 
     def finish(self, *, ended: bool, at: float | None = None) -> None:
         with self._lock:
@@ -299,7 +405,7 @@ class BodyWatch:
                 return None, None  # the app dropped the body unread: nothing was measured
             try:
                 payload = json.loads(bytes(self._body))
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None, errors.response(f"body is not JSON: {error_excerpt(bytes(self._body))!r}")
             if not isinstance(payload, dict):
                 return None, errors.response(f"body is not a JSON object: {error_excerpt(bytes(self._body))!r}")
@@ -314,14 +420,35 @@ class BodyWatch:
         if self._broken is not None:
             return None, self._broken
         if self._ended_at is not None or assembly.finished:
-            return assembly.completion(self._sent_at, self._ended_at or assembly.last_at or at), None
+            try:
+                return assembly.completion(self._sent_at, self._ended_at or assembly.last_at or at), None
+            except ModelError as exc:  # e.g. no content received
+                return None, exc
         if ended:
             return None, errors.response(
                 "stream ended before data: [DONE] and before a finish_reason, so the reply is "
                 f"truncated ({assembly.progress()})"
             )
         # Closed early by the app: what arrived is measured, nothing is stored.
-        return assembly.completion(self._sent_at, assembly.last_at or at), None
+        return assembly.completion(self._sent_at, assembly.last_at or at, closed_early=True), None
+
+
+class _SecretScan:
+    """A key, and a quick test of whether some bytes may hold it or an 8-character piece of
+    it (what :func:`~.providers._http.redact` removes), so that redaction runs only then."""
+
+    __slots__ = ("pieces", "secret")
+
+    def __init__(self, secret: Secret) -> None:
+        self.secret = secret
+        key = secret.reveal().encode()
+        self.pieces = ({key[i: i + 8] for i in range(len(key) - 7)} if len(key) >= 8 else {key}) if key else set()
+
+    def might_be_in(self, data: bytes) -> bool:
+        return any(piece in data for piece in self.pieces)
+
+    def __repr__(self) -> str:
+        return "_SecretScan(<hidden>)"
 
 
 def _is_usage_only(data: str) -> bool:
@@ -334,25 +461,48 @@ def _is_usage_only(data: str) -> bool:
     return isinstance(chunk, dict) and chunk.get("choices") == [] and isinstance(chunk.get("usage"), dict)
 
 
-def _encode_event(event: SSEEvent) -> bytes:
+def _encode_event(event: SSEEvent, secret: _SecretScan | None = None) -> bytes:
+    data = event.data
+    if secret is not None and secret.might_be_in(data.encode()):
+        data = redact(data, secret.secret)
     lines = [] if event.event == "message" else [f"event: {event.event}"]
-    lines += [f"data: {line}" for line in event.data.split("\n")]
+    lines += [f"data: {line}" for line in data.split("\n")]
     return ("\n".join(lines) + "\n\n").encode()
 
 
+def _fresh(exc: BaseException, request: httpx.Request) -> Exception:
+    """A new exception of ``exc``'s httpx type and message, without its traceback and the
+    httpcore exceptions behind it (their frames hold the request headers with the key)."""
+    try:
+        return type(exc)(str(exc), request=request)  # type: ignore[call-arg]
+    except TypeError:
+        return httpx.TransportError(str(exc), request=request)
+
+
 class _SyncBody(httpx.SyncByteStream):
-    def __init__(self, response: httpx.Response, watch: BodyWatch) -> None:
+    def __init__(self, response: httpx.Response, watch: BodyWatch, deadline: Deadline, limit: int,
+                 request: httpx.Request) -> None:
         self._response = response
         self._watch = watch
+        self._deadline = deadline
+        self._limit = limit
+        self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
-        for data in self._response.iter_bytes():
-            if not data:
-                continue
-            passed = self._watch.feed(data, time.perf_counter())
-            if passed:
-                yield passed
-        tail = self._watch.end_of_body(time.perf_counter())
+        watch = self._watch
+        reads = iter_body(self._response, self._deadline, self._limit)
+        try:
+            while True:
+                with bounded_by(self._deadline):  # each read gets only the attempt's time left
+                    received = next(reads, None)
+                if received is None:
+                    break
+                passed = watch.feed(received.data, received.at)
+                if passed:
+                    yield passed
+            tail = watch.end_of_body(time.perf_counter())
+        except READ_FAILURES as exc:
+            raise watch.cut(exc, self._request) from None
         if tail:
             yield tail
 
@@ -364,18 +514,27 @@ class _SyncBody(httpx.SyncByteStream):
 
 
 class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(self, response: httpx.Response, watch: BodyWatch) -> None:
+    def __init__(self, response: httpx.Response, watch: BodyWatch, deadline: Deadline, limit: int,
+                 request: httpx.Request) -> None:
         self._response = response
         self._watch = watch
+        self._deadline = deadline
+        self._limit = limit
+        self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for data in self._response.aiter_bytes():
-            if not data:
-                continue
-            passed = self._watch.feed(data, time.perf_counter())
-            if passed:
-                yield passed
-        tail = self._watch.end_of_body(time.perf_counter())
+        from .providers._async import aiter_body
+
+        watch = self._watch
+        try:
+            async with contextlib.aclosing(aiter_body(self._response, self._deadline, self._limit)) as reads:
+                async for received in reads:
+                    passed = watch.feed(received.data, received.at)
+                    if passed:
+                        yield passed
+            tail = watch.end_of_body(time.perf_counter())
+        except READ_FAILURES as exc:
+            raise watch.cut(exc, self._request) from None
         if tail:
             yield tail
 
@@ -389,20 +548,36 @@ class _AsyncBody(httpx.AsyncByteStream):
 # --------------------------------------------------------------------------- the transports
 
 
+def attempt_deadline(request: httpx.Request) -> Deadline:
+    """The whole-attempt bound of one upstream request, starting now: the largest of the
+    timeouts the app's client set for it (the run's ``--modelbench-timeout`` unless the app
+    gave its own); infinite when the client has none. Sending, the response headers and
+    every read of the body share it."""
+    timeout = request.extensions.get("timeout") or {}
+    values = [value for value in timeout.values()
+              if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0]
+    return Deadline.starting_now(max(values) if values else math.inf)
+
+
 class _Metering:
     """What the sync and async transports share: planning, cache, metering, failures."""
 
-    def __init__(self, calls: Any, spec: ModelSpec, endpoint: Endpoint, policy: RetryPolicy) -> None:
+    def __init__(self, calls: Any, spec: ModelSpec, endpoint: Endpoint, policy: RetryPolicy,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.calls = calls
         self.spec = spec
         self.endpoint = endpoint
         self.policy = policy
+        self.limit = max_response_bytes
         self.secret = Secret(endpoint.api_key) if endpoint.api_key else None
         self.errors = CallErrors(model=spec.model, base_url=endpoint.base_url, secret=self.secret)
         self.ask_usage = True
 
     def plan(self, request: httpx.Request) -> CallPlan | None:
         return plan_call(request, self.spec, ask_usage=self.ask_usage)
+
+    def upstream(self, request: httpx.Request, plan: CallPlan) -> httpx.Request:
+        return _upstream_request(request, plan, self.secret, url_auth=self.spec.url_auth)
 
     def lookup(self, plan: CallPlan) -> tuple[Any, Completion | None]:
         """Key and stored answer; records and re-raises a replay miss or a spend-cap stop."""
@@ -421,34 +596,39 @@ class _Metering:
         return key, stored
 
     def served(self, request: httpx.Request, plan: CallPlan, stored: Completion) -> httpx.Response:
-        self.calls.record(stored, cached=True)
+        self.calls.record(stored, cached=True, messages=plan.messages)
         content_type, body = replay_body(stored, plan, self.spec.model)
         return httpx.Response(200, headers={"content-type": content_type}, content=body, request=request)
 
-    def falls_back(self, response: httpx.Response, error_body: bytes, plan: CallPlan) -> bool:
+    def falls_back(self, response: httpx.Response, error_body: ErrorBody, plan: CallPlan) -> bool:
         if (plan.injected_usage and response.status_code in (400, 422)
-                and _MENTIONS_STREAM_OPTIONS.search(error_body.decode("utf-8", errors="replace"))):
+                and _MENTIONS_STREAM_OPTIONS.search(error_body.text())):
             self.ask_usage = False
             plan.body.pop("stream_options", None)
             plan.injected_usage = False
             return True
         return False
 
-    def rejected(self, request: httpx.Request, response: httpx.Response, error_body: bytes,
+    def rejected(self, request: httpx.Request, response: httpx.Response, error_body: ErrorBody,
                  attempts: int) -> httpx.Response:
-        error = self.errors.status(response.status_code, response.reason_phrase, error_body)
+        error = self.errors.status(response.status_code, response.reason_phrase, error_body.data)
         self.calls.failed(_after(error, attempts))
+        content = error_body.data
+        if self.secret is not None:  # a key the server echoed does not reach the app's exception
+            content = redact(error_body.text(), self.secret).encode()
         return httpx.Response(response.status_code, headers=_passed_on_headers(response.headers),
-                              content=error_body, request=request, extensions=response.extensions)
+                              content=content, request=request, extensions=response.extensions)
 
-    def broken(self, exc: Exception, attempts: int) -> None:
+    def broken(self, exc: Exception, attempts: int, deadline: Deadline) -> None:
         if isinstance(exc, httpx.TimeoutException):
-            error: ModelError = self.errors.timeout(_seconds(exc), "waiting for the response")
+            seconds = deadline.seconds if deadline.expired() else _seconds(exc)
+            error: ModelError = self.errors.timeout(seconds, "waiting for the response")
         else:
             error = self.errors.connection(exc)
         self.calls.failed(_after(error, attempts))
 
-    def watch(self, response: httpx.Response, plan: CallPlan, key: Any, sent_at: float, retries: int) -> BodyWatch:
+    def watch(self, response: httpx.Response, plan: CallPlan, key: Any, deadline: Deadline,
+              retries: int) -> BodyWatch:
         content_type = response.headers.get("content-type", "").lower()
         event_stream = "event-stream" in content_type or (plan.stream and "json" not in content_type)
 
@@ -465,10 +645,11 @@ class _Metering:
                     self.calls.store(key, completion)
                 except Exception as exc:  # a store failure is the run's error, not the app's
                     self.calls.failed(exc)
-            self.calls.record(completion, cached=False)
+            self.calls.record(completion, cached=False, messages=plan.messages)
 
         return BodyWatch(event_stream=event_stream, strip_usage=plan.injected_usage and event_stream,
-                         errors=self.errors, sent_at=sent_at, on_done=done)
+                         errors=self.errors, deadline=deadline, on_done=done,
+                         sniff="event-stream" not in content_type, secret=self.secret)
 
 
 def _after(error: ModelError, attempts: int) -> ModelError:
@@ -491,45 +672,36 @@ def _has_request(exc: httpx.HTTPError) -> bool:
     return True
 
 
-def _read_error_body(response: httpx.Response) -> bytes:
-    data = bytearray()
+def _read_error_body(response: httpx.Response, deadline: Deadline) -> ErrorBody:
     try:
-        for chunk in response.iter_bytes():
-            data += chunk
-            if len(data) >= ERROR_BODY_LIMIT:
-                break
-    except httpx.HTTPError:
-        pass
+        with bounded_by(deadline):
+            return read_error_body(response, deadline)
     finally:
         response.close()
-    return bytes(data[:ERROR_BODY_LIMIT])
 
 
-async def _aread_error_body(response: httpx.Response) -> bytes:
-    data = bytearray()
+async def _aread_error_body(response: httpx.Response, deadline: Deadline) -> ErrorBody:
+    from .providers._async import aread_error_body
+
     try:
-        async for chunk in response.aiter_bytes():
-            data += chunk
-            if len(data) >= ERROR_BODY_LIMIT:
-                break
-    except httpx.HTTPError:
-        pass
+        return await aread_error_body(response, deadline)
     finally:
         await response.aclose()
-    return bytes(data[:ERROR_BODY_LIMIT])
 
 
 class MeteredTransport(httpx.BaseTransport):
     """An httpx transport that meters the model calls sent through it (see the module doc).
 
     ``calls`` is the run's :class:`~.model.RunCalls`; ``inner`` the transport that reaches the
-    network (``httpx.HTTPTransport()`` when None, built at the first request that needs it, so
-    a replay opens no connection); ``sleep`` the wait between retries.
+    network (a :class:`~.providers._http.DeadlineTransport` when None, built at the first
+    request that needs it, so a replay opens no connection); ``sleep`` the wait between
+    retries; ``max_response_bytes`` the cap on a response body, counted after decompression.
     """
 
     def __init__(self, calls: Any, spec: ModelSpec, endpoint: Endpoint, *, retries: int = 2,
-                 inner: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._metering = _Metering(calls, spec, endpoint, RetryPolicy(max_retries=retries))
+                 inner: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        self._metering = _Metering(calls, spec, endpoint, RetryPolicy(max_retries=retries), max_response_bytes)
         self._inner = inner
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -537,7 +709,7 @@ class MeteredTransport(httpx.BaseTransport):
     def _network(self) -> httpx.BaseTransport:
         with self._lock:
             if self._inner is None:
-                self._inner = httpx.HTTPTransport()
+                self._inner = DeadlineTransport()
             return self._inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -552,16 +724,17 @@ class MeteredTransport(httpx.BaseTransport):
         attempts = 0
         while True:
             attempts += 1
-            upstream = _upstream_request(request, plan, metering.secret)
-            sent_at = time.perf_counter()
+            upstream = metering.upstream(request, plan)
+            deadline = attempt_deadline(request)
             try:
-                response = network.handle_request(upstream)
+                with bounded_by(deadline):
+                    response = network.handle_request(upstream)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempts <= metering.policy.max_retries:
                     self._sleep(metering.policy.delay(attempts - 1))
                     continue
-                metering.broken(exc, attempts)
-                raise
+                metering.broken(exc, attempts, deadline)
+                raise _fresh(exc, request) from None
             except Exception:
                 raise
             except BaseException as stop:  # a watchdog stopped the call in flight
@@ -570,11 +743,11 @@ class MeteredTransport(httpx.BaseTransport):
             response = httpx.Response(response.status_code, headers=response.headers, stream=response.stream,
                                       request=upstream, extensions=response.extensions)
             if response.is_success:
-                watch = metering.watch(response, plan, key, sent_at, attempts - 1)
+                watch = metering.watch(response, plan, key, deadline, attempts - 1)
+                body = _SyncBody(response, watch, deadline, metering.limit, request)
                 return httpx.Response(response.status_code, headers=_passed_on_headers(response.headers),
-                                      stream=_SyncBody(response, watch), request=request,
-                                      extensions=response.extensions)
-            error_body = _read_error_body(response)
+                                      stream=body, request=request, extensions=response.extensions)
+            error_body = _read_error_body(response, deadline)
             if metering.falls_back(response, error_body, plan):
                 attempts -= 1
                 continue
@@ -594,13 +767,16 @@ class MeteredTransport(httpx.BaseTransport):
 class AsyncMeteredTransport(httpx.AsyncBaseTransport):
     """:class:`MeteredTransport` for ``httpx.AsyncClient`` (and so ``openai.AsyncOpenAI``).
 
-    Runs on the caller's event loop; ``sleep`` (default ``asyncio.sleep``) waits between retries.
+    Runs on the caller's event loop; ``sleep`` (default ``asyncio.sleep``) waits between
+    retries. Under asyncio each attempt is bounded as a whole (``asyncio.timeout`` on sending
+    and on each read); under another loop (trio) by httpx's own timeouts.
     """
 
     def __init__(self, calls: Any, spec: ModelSpec, endpoint: Endpoint, *, retries: int = 2,
                  inner: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
-        self._metering = _Metering(calls, spec, endpoint, RetryPolicy(max_retries=retries))
+                 sleep: Callable[[float], Any] = asyncio.sleep,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        self._metering = _Metering(calls, spec, endpoint, RetryPolicy(max_retries=retries), max_response_bytes)
         self._inner = inner
         self._sleep = sleep
 
@@ -610,6 +786,8 @@ class AsyncMeteredTransport(httpx.AsyncBaseTransport):
         return self._inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        from .providers._async import within
+
         metering = self._metering
         plan = metering.plan(request)
         if plan is None:
@@ -621,24 +799,24 @@ class AsyncMeteredTransport(httpx.AsyncBaseTransport):
         attempts = 0
         while True:
             attempts += 1
-            upstream = _upstream_request(request, plan, metering.secret)
-            sent_at = time.perf_counter()
+            upstream = metering.upstream(request, plan)
+            deadline = attempt_deadline(request)
             try:
-                response = await network.handle_async_request(upstream)
+                response = await within(deadline, network.handle_async_request(upstream), httpx.ReadTimeout)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempts <= metering.policy.max_retries:
                     await self._sleep(metering.policy.delay(attempts - 1))
                     continue
-                metering.broken(exc, attempts)
-                raise
+                metering.broken(exc, attempts, deadline)
+                raise _fresh(exc, request) from None
             response = httpx.Response(response.status_code, headers=response.headers, stream=response.stream,
                                       request=upstream, extensions=response.extensions)
             if response.is_success:
-                watch = metering.watch(response, plan, key, sent_at, attempts - 1)
+                watch = metering.watch(response, plan, key, deadline, attempts - 1)
+                body = _AsyncBody(response, watch, deadline, metering.limit, request)
                 return httpx.Response(response.status_code, headers=_passed_on_headers(response.headers),
-                                      stream=_AsyncBody(response, watch), request=request,
-                                      extensions=response.extensions)
-            error_body = await _aread_error_body(response)
+                                      stream=body, request=request, extensions=response.extensions)
+            error_body = await _aread_error_body(response, deadline)
             if metering.falls_back(response, error_body, plan):
                 attempts -= 1
                 continue

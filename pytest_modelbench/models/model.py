@@ -11,12 +11,47 @@ from typing import Any
 from .completion import Completion
 from .metering import Endpoint
 from .providers import Provider
+from .providers._http import Secret, redact
+from .providers.local import last_user_text
 from .specs import ModelSpec
+
+#: Bytes of a prompt or reply a run keeps by default (``--modelbench-text-limit``).
+DEFAULT_TEXT_LIMIT = 4096
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (at a character boundary), followed
+    by ``… [N more bytes]`` when something was cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    kept = data[:limit].decode("utf-8", errors="ignore")
+    return f"{kept}… [{len(data) - len(kept.encode('utf-8'))} more bytes]"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TextPolicy:
+    """What a run keeps of its prompt and reply: at most ``limit`` bytes of each (UTF-8), the
+    ``secrets`` (API keys) redacted before cutting; ``limit`` 0 keeps none."""
+
+    limit: int = DEFAULT_TEXT_LIMIT
+    secrets: tuple[Secret, ...] = ()
+
+    def keep(self, text: str | None) -> str | None:
+        if text is None or self.limit <= 0:
+            return None
+        for secret in self.secrets:
+            text = redact(text, secret)
+        return cut_text(text, self.limit)
 
 
 @dataclasses.dataclass(slots=True)
 class CallTotals:
-    """Accumulates the model calls made during one run."""
+    """Accumulates the model calls made during one run.
+
+    The last call's messages and reply are kept as given (cheap); :meth:`as_fields` turns them
+    into the record's ``prompt`` (the last user message) and ``reply`` under ``texts``.
+    """
 
     calls: int = 0
     latency_ms: float = 0.0
@@ -31,8 +66,13 @@ class CallTotals:
     #: ...), which the app saw as its own client's exception: the plugin reports the run as an
     #: error with this reason when the test does not pass.
     failure: BaseException | None = None
+    texts: TextPolicy = dataclasses.field(default_factory=TextPolicy)
+    last_messages: Sequence[Any] | None = None
+    last_reply: str | None = None
 
-    def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False) -> None:
+    def add(self, completion: Completion, *, cost_usd: float | None = None, cached: bool = False,
+            messages: Sequence[Any] | None = None) -> None:
+        self.last_messages, self.last_reply = messages, completion.text
         if self.calls == 0:
             self.ttft_ms = completion.ttft_ms
         self.calls += 1
@@ -47,8 +87,11 @@ class CallTotals:
     def as_fields(self) -> dict[str, Any]:
         if self.calls == 0:
             return {"calls": 0, "latency_ms": None, "ttft_ms": None, "input_tokens": None,
-                    "output_tokens": None, "cost_usd": None, "cached": False, "retries": 0}
+                    "output_tokens": None, "cost_usd": None, "cached": False, "retries": 0,
+                    "prompt": None, "reply": None}
         return {
+            "prompt": self.texts.keep(last_user_text(list(self.last_messages)) if self.last_messages else None),
+            "reply": self.texts.keep(self.last_reply),
             "calls": self.calls,
             "retries": self.retries,
             "latency_ms": self.latency_ms,
@@ -61,9 +104,19 @@ class CallTotals:
 
 
 def _add_known(total: int | None, value: int | None) -> int | None:
-    if total is None or value is None:
+    if total is None or not is_token_count(value):
         return None
-    return total + value
+    return total + value  # type: ignore[operator]
+
+
+#: Largest token count taken as a count (the same bound as the HTTP providers').
+MAX_TOKEN_COUNT = 10**12
+
+
+def is_token_count(value: object) -> bool:
+    """Whether ``value`` is a usable token count: a whole number from 0 to 10^12. Anything
+    else a provider (a custom one too) reports is unknown, so that no summary overflows."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
 
 
 RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout", "client", "max_retries"})
@@ -72,8 +125,10 @@ RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeou
 class CallMeter:
     """Prices each call and keeps the session's spend under ``--modelbench-max-cost``.
 
-    ``free`` models (``echo``) cost 0; others cost ``run_cost(price, tokens)``, None when the
-    price or a token count is unknown. With a ledger, each call first checks the cap (raising
+    ``free`` models, and models whose price is zero (local providers without a price of
+    their own get :data:`~pytest_modelbench.cost.prices.LOCAL_FREE_PRICE`), cost 0 whatever
+    their token counts; others cost ``run_cost(price, tokens)``, None when the price or a
+    token count is unknown. With a ledger, each call first checks the cap (raising
     ``BudgetExceeded``) and then adds its cost to the shared total.
     """
 
@@ -87,7 +142,7 @@ class CallMeter:
             self.ledger.check()
 
     def cost(self, completion: Completion) -> float | None:
-        if self.free:
+        if self.free or (self.price is not None and self.price.free):
             return 0.0
         if self.price is None:
             return None
@@ -99,7 +154,7 @@ class CallMeter:
                 cached_input_tokens=completion.cached_input_tokens,
                 reasoning_tokens=completion.reasoning_tokens,
             )
-        except ValueError:  # counts that contradict each other: the cost is unknown
+        except (ValueError, OverflowError):  # counts that contradict each other: the cost is unknown
             return None
 
     def after_call(self, cost_usd: float | None) -> None:
@@ -178,14 +233,15 @@ class RunCalls:
     def store(self, key: Any, completion: Completion) -> None:
         caching = self.caching()
         if caching is not None and key is not None:
-            caching.store_answer(key, completion)
+            caching.store_answer(key, completion, task=self.task)
 
-    def record(self, completion: Completion, *, cached: bool) -> Completion:
+    def record(self, completion: Completion, *, cached: bool, messages: Sequence[Any] | None = None) -> Completion:
+        """Meter one answered call; ``messages`` (its request) give the run's ``prompt``."""
         cost_usd = self.meter.cost(completion)
         if not cached:
             self.meter.after_call(cost_usd)
         with self._lock:
-            self.totals.add(completion, cost_usd=cost_usd, cached=cached)
+            self.totals.add(completion, cost_usd=cost_usd, cached=cached, messages=messages)
         return completion
 
     def failed(self, error: BaseException) -> None:
@@ -222,14 +278,14 @@ class RunCalls:
         if prefetch is not None and key is not None:
             fetched = prefetch.known(call_index, key.digest)
             if fetched is not None:
-                return fetched.future, lambda answer: self._fetched(answer, key, fetched)
+                return fetched.future, lambda answer: self._fetched(answer, request, key, fetched)
             if prefetch.probing and prefetch.serial:
                 prefetch.stop("a call that is not reproducible")
         if caching is not None and stored is not None:
-            return self.record(stored, cached=True)
+            return self.record(stored, cached=True, messages=request.messages)
         if prefetch is not None and prefetch.probing and key is not None:
             prefetch.defer(call_index, key.digest, self.channel.submit(request, priority=prefetch.priority))
-        return self.channel.submit(request, priority=URGENT), lambda answer: self._fetched(answer, key, None)
+        return self.channel.submit(request, priority=URGENT), lambda answer: self._fetched(answer, request, key, None)
 
     def _key(self, request: Any, call_index: int) -> Any:
         from .cache import request_key
@@ -241,7 +297,7 @@ class RunCalls:
         except ValueError:  # not JSON: it cannot be matched with a fetched answer
             return None
 
-    def _fetched(self, answer: Completion | BaseException, key: Any, fetched: Any) -> Completion:
+    def _fetched(self, answer: Completion | BaseException, request: Any, key: Any, fetched: Any) -> Completion:
         """A call's answer from the channel, used by this attempt: raised if it is a failure;
         in the totals (its cost was added to the spend ledger when it arrived)."""
         probing = self.prefetch is not None and self.prefetch.probing
@@ -255,7 +311,7 @@ class RunCalls:
             if fetched is not None:
                 fetched.stored = True
         with self._lock:
-            self.totals.add(answer, cost_usd=self.meter.cost(answer), cached=False)
+            self.totals.add(answer, cost_usd=self.meter.cost(answer), cached=False, messages=request.messages)
         return answer
 
     def interrupted(self, stop: BaseException) -> None:
@@ -287,7 +343,7 @@ class Model:
         timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
         task: str = "", endpoint: Callable[[], tuple[str, str | None]] | None = None,
         loads: list[dict[str, Any]] | None = None, load_runner: Callable[..., Any] | None = None,
-        retries: int = 2, channel: Any = None, prefetch: Any = None,
+        retries: int = 2, max_response_bytes: int | None = None, channel: Any = None, prefetch: Any = None,
     ) -> None:
         self._spec = spec
         self._provider = provider
@@ -302,6 +358,7 @@ class Model:
         self._loads = loads
         self._load_runner = load_runner
         self._retries = retries
+        self._max_response_bytes = max_response_bytes
         self._clients: list[Any] = []
 
     @property
@@ -365,7 +422,7 @@ class Model:
                     run=self.run, call_index=call_index, task=self._task,
                     before_call=self._meter.before_call, **params,
                 )
-                return calls.record(served.completion, cached=served.cached)
+                return calls.record(served.completion, cached=served.cached, messages=messages)
             calls.before_call()
             completion = self._provider().complete(
                 messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
@@ -375,7 +432,7 @@ class Model:
         except BaseException as stop:
             calls.interrupted(stop)
             raise
-        return calls.record(completion, cached=False)
+        return calls.record(completion, cached=False, messages=messages)
 
     async def acomplete(
         self, prompt_or_messages: str | Sequence[dict[str, Any]], *, system: str | None = None,
@@ -405,7 +462,7 @@ class Model:
         key, stored = calls.lookup(messages, max_tokens=max_tokens, temperature=temperature,
                                    call_index=calls.next_index(), params=params)
         if stored is not None:
-            return calls.record(stored, cached=True)
+            return calls.record(stored, cached=True, messages=messages)
         calls.before_call()
         caching = calls.caching()
         provider = caching.inner if caching is not None else self._provider()
@@ -421,7 +478,7 @@ class Model:
             calls.interrupted(stop)
             raise
         calls.store(key, completion)
-        return calls.record(completion, cached=False)
+        return calls.record(completion, cached=False, messages=messages)
 
     def _call_request(self, messages: list[dict[str, Any]], max_tokens: int | None,
                       temperature: float | None, params: dict[str, Any]) -> Any:
@@ -457,7 +514,8 @@ class Model:
         from .metering import AsyncMeteredTransport, MeteredTransport
 
         kind = AsyncMeteredTransport if asynchronous else MeteredTransport
-        return kind(self._calls, self._spec, endpoint, retries=self._retries, inner=inner)
+        limit = {} if self._max_response_bytes is None else {"max_response_bytes": self._max_response_bytes}
+        return kind(self._calls, self._spec, endpoint, retries=self._retries, inner=inner, **limit)
 
     def httpx_client(self, **options: Any) -> Any:
         """An ``httpx.Client`` whose chat-completions requests are metered into this run.
@@ -497,8 +555,10 @@ class Model:
         """An ``openai.OpenAI`` client for this model, every chat completion metered into this
         run. Needs the ``openai`` package: ``pip install pytest-modelbench[openai]``.
 
-        Made with the model's base URL and key, ``max_retries=0`` (the plugin retries, as for
+        Made with the model's base URL, ``max_retries=0`` (the plugin retries, as for
         ``complete()``) and the run's timeout; other ``openai.OpenAI`` options may be given.
+        The client holds no key: the metered transport sends the model's key with each
+        request, so the key is in none of the SDK's objects (nor their reprs and tracebacks).
         """
         openai = _import_openai("openai_client()")
         endpoint = self._openai_endpoint("openai_client()")
@@ -515,8 +575,9 @@ class Model:
             raise TypeError("openai_client() makes its own metered http_client; do not pass one")
         return {
             "base_url": endpoint.base_url,
-            # The SDK insists on a key; without one the transport sends no Authorization header.
-            "api_key": endpoint.api_key or "no-key-needed",
+            # The SDK insists on a key. The transport replaces it by the model's own (none when
+            # the model has none), so the real key never enters the SDK's objects.
+            "api_key": "modelbench-metered",
             "max_retries": 0,
             "timeout": self._timeout,
             **options,

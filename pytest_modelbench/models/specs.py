@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,8 +29,49 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-/]+$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 NAMED_MODEL_KEYS = (
     "provider", "model", "base_url", "api_key_env", "params", "gpu_hourly_usd", "gpus",
-    "metrics_url", "price", "concurrency", "rpm", "tpm",
+    "metrics_url", "price", "url_auth", "concurrency", "rpm", "tpm",
 )
+
+REDACTED = "[REDACTED]"
+
+#: Query parameters of a base URL shown as they are; every other value is redacted.
+PUBLIC_QUERY_PARAMS = frozenset({"api-version", "api_version", "version", "format", "deployment", "model"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its credentials replaced by ``[REDACTED]``: the user info
+    (``user:password@``) and the value of every query parameter but a few public ones
+    (``api-version``, ...). For everything that shows or stores a base URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return REDACTED
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = "&".join(
+            f"{urllib.parse.quote(name, safe='-_.')}="
+            + (urllib.parse.quote(value, safe="-_.") if name.lower() in PUBLIC_QUERY_PARAMS else REDACTED)
+            for name, value in pairs
+        )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, REDACTED if parts.fragment else ""))
+
+
+def has_url_credentials(url: str) -> bool:
+    """Whether ``url`` carries user info (``user:password@host``)."""
+    try:
+        return "@" in urllib.parse.urlsplit(url).netloc
+    except ValueError:
+        return False
+
+
+def _redact_spec(text: str) -> str:
+    """A spec as written, with the credentials of its base URL (after ``@``) redacted."""
+    head, sep, url = text.partition("@")
+    return f"{head}{sep}{redact_url(url)}" if sep else text
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,20 +88,25 @@ class ModelSpec:
 
     @property
     def spec(self) -> str:
-        """The spec as a user would write it (base URL included, no secret)."""
+        """The spec as a user would write it (base URL included, its credentials redacted)."""
         text = self.provider if self.provider == "echo" and not self.model else f"{self.provider}:{self.model}"
         if self.base_url:
-            text += f"@{self.base_url}"
+            text += f"@{redact_url(self.base_url)}"
         return text
 
+    @property
+    def url_auth(self) -> bool:
+        """Whether the base URL's user info is the credential (``url_auth = true``)."""
+        return bool(self.extra.get("url_auth"))
+
     def describe(self) -> dict[str, Any]:
-        """JSON-safe description for the results file: no secrets."""
+        """JSON-safe description for the results file: no secrets (URL credentials redacted)."""
         return {
             "name": self.name,
             "spec": self.spec,
             "provider": self.provider,
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": None if self.base_url is None else redact_url(self.base_url),
             "api_key_env": self.api_key_env,
             "params": dict(self.params),
         }
@@ -76,7 +123,7 @@ def parse_spec(
     """Parse one model spec. Raises SpecError naming the spec and the known providers."""
     known = sorted(set(providers))
     named = named or {}
-    original = text
+    original = _redact_spec(text)
     alias = None
     if "=" in text.split(":", 1)[0]:
         alias, text = (part.strip() for part in text.split("=", 1))
@@ -111,8 +158,10 @@ def parse_spec(
         model, sep, base_url = rest.partition("@")
         if sep and not re.match(r"^https?://\S+$", base_url):
             raise SpecError(
-                f"model spec {original!r} has base URL {base_url!r}; it must start with http:// or https://"
+                f"model spec {original!r} has base URL {redact_url(base_url)!r}; it must start with http:// or https://"
             )
+        if sep:
+            check_url_credentials(base_url, f"model spec {original!r}", url_auth=False)
         base_url = base_url or None
         if not model or not _NAME_RE.match(model):
             raise SpecError(
@@ -120,6 +169,18 @@ def parse_spec(
             )
     default_name = f"{provider}:{model}"
     return ModelSpec(name=alias or default_name, provider=provider, model=model, base_url=base_url)
+
+
+def check_url_credentials(url: str, where: str, *, url_auth: bool) -> None:
+    """SpecError when ``url`` carries user info and ``url_auth`` was not asked for: httpx would
+    send it as Basic authentication, silently in place of the API key."""
+    if has_url_credentials(url) and not url_auth:
+        raise SpecError(
+            f"{where}: base URL {redact_url(url)!r} has credentials (user:password@), which would be sent "
+            "as Basic authentication instead of the API key; remove them from the URL and give the key "
+            "through its environment variable, or declare the model in [tool.modelbench.models.NAME] "
+            "with url_auth = true to authenticate with them (no key is then sent)"
+        )
 
 
 def parse_named_models(table: Any, providers: Iterable[str]) -> dict[str, ModelSpec]:
@@ -149,14 +210,21 @@ def parse_named_models(table: Any, providers: Iterable[str]) -> dict[str, ModelS
             raise SpecError(f"{where} model {model!r} must be package.module:function for provider 'python'")
         base_url = entry.get("base_url")
         if base_url is not None and (not isinstance(base_url, str) or not re.match(r"^https?://\S+$", base_url)):
-            raise SpecError(f"{where} base_url {base_url!r} must start with http:// or https://")
+            shown = redact_url(base_url) if isinstance(base_url, str) else base_url
+            raise SpecError(f"{where} base_url {shown!r} must start with http:// or https://")
+        url_auth = entry.get("url_auth", False)
+        if not isinstance(url_auth, bool):
+            raise SpecError(f"{where} url_auth {url_auth!r} must be true or false")
+        if base_url is not None:
+            check_url_credentials(base_url, where, url_auth=url_auth)
         api_key_env = entry.get("api_key_env")
         if api_key_env is not None and (not isinstance(api_key_env, str) or not re.match(r"^[A-Za-z_]\w*$", api_key_env)):
             raise SpecError(f"{where} api_key_env {api_key_env!r} must be the name of an environment variable")
         params = entry.get("params", {})
         if not isinstance(params, Mapping):
             raise SpecError(f"{where} params must be a table, got {params!r}")
-        extra = {key: entry[key] for key in ("gpu_hourly_usd", "gpus", "metrics_url", "price") if key in entry}
+        extra = {key: entry[key] for key in ("gpu_hourly_usd", "gpus", "metrics_url", "price", "url_auth")
+                 if key in entry}
         extra.update(_call_limits(entry, where))
         specs[name] = ModelSpec(
             name=name, provider=provider, model=model, base_url=base_url,

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.measured import run_agreement
 from ..core.scoring import clean_float
 from ..core.table import RunTable
 from ..stats import pass_hat_k_per_task
@@ -94,11 +95,12 @@ class ConsistencyReport:
         return {entry.model: entry.to_dict() for entry in self.models}
 
     def rows(self) -> list[list[str]]:
-        """Rows for ``tabulate`` (header first), fitting 100 columns."""
+        """Rows (header first), names whole: :func:`~pytest_modelbench.core.text.table` with a
+        width wraps them."""
         rows = [["model", "consistency", "pass^k", "mixed runs", "quality var", "tasks"]]
         for entry in self.models:
             rows.append([
-                entry.model if len(entry.model) <= 30 else entry.model[:29] + "…",
+                entry.model,
                 _fmt(entry.score, "{:.1f}"),
                 _fmt(entry.pass_hat_k, "{:.1%}"),
                 _fmt(entry.disagreement, "{:.1%}"),
@@ -123,30 +125,18 @@ def consistency(table: RunTable, *, top: int = 5) -> ConsistencyReport:
     if isinstance(top, bool) or not isinstance(top, int) or top < 0:
         raise ValueError(f"top {top!r} is not allowed; it must be a whole number >= 0")
     m, t = table.n_models, table.n_tasks
-    measured = table.measured  # an errored run says nothing about the answers' consistency
-    flat = (table.model * t + table.task)[measured]
-    quality = table.quality[measured]
-    size = m * t
-    runs = np.bincount(flat, minlength=size).reshape(m, t)
-    passes = np.bincount(flat, weights=table.passed[measured].astype(np.float64), minlength=size).reshape(m, t)
-    total = np.bincount(flat, weights=quality, minlength=size).reshape(m, t)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / runs
-    # Sum of squared deviations from the cell mean (two-pass: no catastrophic cancellation).
-    deviation = quality - mean.reshape(-1)[flat]
-    squares = np.bincount(flat, weights=deviation * deviation, minlength=size).reshape(m, t)
-    repeated = runs >= 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sample_variance = np.where(repeated, squares / (runs - 1), np.nan)
-        population_variance = np.where(repeated, squares / runs, np.nan)
-    disagree = repeated & (passes > 0) & (passes < runs)
+    # the per-task terms are the core's, which also scores the consistency dimension
+    agreement = run_agreement(table)  # an errored run says nothing about the answers' consistency
+    runs, passes, mean = agreement.runs, agreement.passes, agreement.quality_mean
+    repeated, disagree = agreement.repeated, agreement.disagree
+    sample_variance, population_variance = agreement.sample_variance, agreement.population_variance
     # pass^k with k = the cell's own number of runs, one call per distinct run count.
     all_pass = np.full((m, t), np.nan)
     pass_count = np.rint(passes).astype(np.int64)
     for k in np.unique(runs[repeated]):
         cells = runs == k
         all_pass[cells] = pass_hat_k_per_task(runs[cells], pass_count[cells], int(k))
-    per_task = np.where(repeated, 0.5 * disagree + 0.5 * 4.0 * population_variance, np.nan)
+    per_task = agreement.inconsistency
 
     tasks = repeated.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -52,6 +52,7 @@ from ..models.providers._http import (
     CallErrors,
     Secret,
     SSEDecoder,
+    SSELineTooLong,
     error_excerpt,
     redact,
 )
@@ -155,11 +156,19 @@ class _StreamMeter:
         self.finished = False
 
     def feed(self, data: bytes, at: float) -> None:
-        for event in self.decoder.feed(data):
+        try:
+            events = self.decoder.feed(data)
+        except SSELineTooLong as exc:
+            raise _RequestFailed(self.errors.response(str(exc))) from None
+        for event in events:
             self._event(event.data, event.event, at)
 
     def close(self, at: float) -> None:
-        for event in self.decoder.close():
+        try:
+            events = self.decoder.close()
+        except SSELineTooLong as exc:
+            raise _RequestFailed(self.errors.response(str(exc))) from None
+        for event in events:
             self._event(event.data, event.event, at)
 
     def _event(self, data: str, kind: str, at: float) -> None:

@@ -9,13 +9,14 @@ All render the results document (docs/results.md). May import: ``compare``, ``pr
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
+from ..core.files import write_text_atomic
 from ..core.records import RunRecord
-from .html import render_html
+from .html import render_html, trend_from_documents
 from .markdown import append_github_summary, render_markdown
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "render_html",
     "render_markdown",
     "render_report",
+    "trend_from_documents",
     "write_report",
 ]
 
@@ -41,18 +43,20 @@ def parse_report_path(text: str | Path, what: str = "--modelbench-report") -> Pa
     return path
 
 
-def render_report(document: Mapping[str, Any], path: str | Path) -> str:
-    """The report text for ``path``'s format."""
+def render_report(document: Mapping[str, Any], path: str | Path, *,
+                  trend: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The report text for ``path``'s format (``trend``: see :func:`trend_from_documents`)."""
     kind = REPORT_FORMATS[parse_report_path(path).suffix.lower()]
-    return render_markdown(document) if kind == "markdown" else render_html(document)
+    return render_markdown(document) if kind == "markdown" else render_html(document, trend=trend)
 
 
-def write_report(document: Mapping[str, Any], path: str | Path) -> Path:
-    """Render and write the report (UTF-8; parent directories created); returns the path."""
+def write_report(document: Mapping[str, Any], path: str | Path, *,
+                 trend: Sequence[Mapping[str, Any]] | None = None) -> Path:
+    """Render and write the report (UTF-8, atomically, parent directories created: see
+    core/files.py); returns the path. ``document`` is plain data, as the results file holds it."""
     target = parse_report_path(path)
-    text = render_report(document, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    text = render_report(document, target, trend=trend)
+    write_text_atomic(target, lambda stream: stream.write(text), "report")
     return target
 
 

@@ -1,21 +1,30 @@
 """A self-contained HTML report of a results document (no pytest, no network).
 
-One file: inline CSS, inline SVG charts (:mod:`.svg`), a few lines of vanilla JavaScript for
-the run-table filters, and a Content-Security-Policy that forbids loading anything at all.
-Every string taken from the document is escaped with ``html.escape``. Sections appear only
-when the document has their data (see docs/reports.md).
+One file: inline CSS, inline SVG charts (:mod:`.svg`), a small vanilla script for the run
+table (paged, filtered by model, outcome, task and text; prompts and replies expandable), and
+a Content-Security-Policy that forbids loading anything at all and runs only that script (by
+its SHA-256 hash). Every string taken from the document is escaped with ``html.escape``; the
+runs travel as a JSON data block the script reads and writes with ``textContent``. The report
+renders the plain data of the results file (what ``json.load`` gives back), so the report a
+session writes equals the report of its saved JSON file. Sections appear only when the
+document has their data (see docs/reports.md).
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import html
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from ..core.dimensions import DIMENSIONS
+from ..cost.summary import format_usd, format_usd_per_1k
 from .markdown import (
     ModelRow,
     baseline_block,
@@ -28,6 +37,7 @@ from .markdown import (
     fmt_p,
     fmt_pct,
     fmt_usd,
+    fmt_per_1k,
     fmt_usd_delta,
     gate_rows,
     meta_line,
@@ -43,18 +53,23 @@ from .svg import (
     IntervalRow,
     MatrixCell,
     ScatterPoint,
+    Series,
     box_plot,
     heatmap,
     interval_chart,
+    line_chart,
     matrix_chart,
     model_colors,
     scatter,
 )
 
-__all__ = ["MAX_RUN_ROWS", "render_html"]
+__all__ = ["MAX_RUN_ROWS", "MAX_TEXT", "render_html", "trend_from_documents"]
 
-#: The run table lists at most this many runs (the JSON file has them all).
-MAX_RUN_ROWS = 5000
+#: The run table holds at most this many runs (the JSON file has them all); it shows them a
+#: page at a time, so 10,000 runs stay quick to filter and read.
+MAX_RUN_ROWS = 50_000
+#: A prompt or reply longer than this many characters is shown up to there (the JSON file has it whole).
+MAX_TEXT = 20_000
 
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
@@ -87,9 +102,9 @@ td.num, th.num { text-align: right; white-space: nowrap; }
 tbody tr:hover { background: #f8fafc; }
 .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 50%; margin-right: 7px;
           vertical-align: -1px; }
-.model { font-weight: 600; white-space: nowrap; }
-.model .name { display: inline-block; max-width: 240px; overflow: hidden; text-overflow: ellipsis;
-               vertical-align: bottom; }
+.model { font-weight: 600; display: inline-flex; align-items: baseline; min-width: 9em; overflow-wrap: anywhere; }
+.model .swatch { flex: none; }
+.model .name { overflow-wrap: anywhere; min-width: 0; }
 .scroll { overflow-x: auto; }
 tr.details td { border-bottom: 1px solid var(--line); padding-top: 0; color: var(--muted); font-size: 13px; }
 tr.has-details td { border-bottom: none; }
@@ -126,39 +141,161 @@ select, input[type=search] { font: inherit; font-size: 14px; padding: 5px 9px; b
 .outcome-error { color: #7a5200; font-weight: 600; }
 .outcome-skipped { color: var(--muted); }
 .task { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px;
-        min-width: 260px; max-width: 420px; overflow-wrap: anywhere; }
-.reason { color: var(--muted); font-size: 13px; max-width: 340px; }
+        min-width: 220px; max-width: 420px; overflow-wrap: anywhere; }
+.task small { display: block; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+              color: var(--muted); font-size: 12px; }
+.reason { color: var(--muted); font-size: 13px; min-width: 160px; max-width: 340px; overflow-wrap: anywhere; }
+#runs-table td.model-cell { min-width: 120px; max-width: 220px; }
+#runs-table th, #runs-table td { padding: 6px 7px; }
+#runs-table .task { min-width: 200px; }
+.pager { display: flex; align-items: center; gap: 12px; margin: 0 0 10px; font-size: 14px; color: var(--muted); }
+.pager button, button.toggle { font: inherit; font-size: 13px; padding: 3px 10px; border: 1px solid #cbd2d9;
+                               border-radius: 6px; background: #ffffff; color: var(--accent); cursor: pointer; }
+.pager button:disabled { color: #9aa5b1; cursor: default; }
+tr.io td { background: #fafbfc; }
+.io h4 { margin: 6px 0 4px; font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); }
+.io pre { margin: 0 0 8px; padding: 8px 10px; background: #ffffff; border: 1px solid var(--line); border-radius: 6px;
+          white-space: pre-wrap; overflow-wrap: anywhere; max-height: 360px; overflow: auto;
+          font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+td.wrap, th.wrap { white-space: normal; overflow-wrap: anywhere; }
+small.sub { display: block; color: var(--muted); font-size: 12px; font-weight: 400; overflow-wrap: anywhere;
+            text-transform: none; letter-spacing: 0; }
 """
 
 SCRIPT = """
 (function () {
-  var model = document.getElementById("filter-model");
-  var outcome = document.getElementById("filter-outcome");
-  var task = document.getElementById("filter-task");
-  var count = document.getElementById("filter-count");
-  if (!model || !outcome || !task || !count) { return; }
-  var rows = Array.prototype.slice.call(document.querySelectorAll("#runs-table tbody tr"));
+  "use strict";
+  var node = document.getElementById("runs-data");
+  if (!node) { return; }
+  var data = JSON.parse(node.textContent);
+  var F = {};
+  data.fields.forEach(function (name, i) { F[name] = i; });
+  function byId(id) { return document.getElementById(id); }
+  var model = byId("filter-model"), outcome = byId("filter-outcome"), task = byId("filter-task");
+  var text = byId("filter-text"), size = byId("page-size"), count = byId("runs-count");
+  var prev = byId("page-prev"), next = byId("page-next");
+  var body = document.querySelector("#runs-table tbody");
+  var lowerTasks = data.tasks.map(function (name) { return name.toLowerCase(); });
+  var haystack = null, matching = [], page = 0;
   function apply() {
-    var m = model.value, o = outcome.value, t = task.value.toLowerCase(), shown = 0;
-    rows.forEach(function (row) {
-      var ok = (!m || row.getAttribute("data-model") === m) &&
-               (!o || row.getAttribute("data-outcome") === o) &&
-               (!t || row.getAttribute("data-task").toLowerCase().indexOf(t) !== -1);
-      row.hidden = !ok;
-      if (ok) { shown += 1; }
-    });
-    count.textContent = shown + " of " + rows.length + " runs shown";
+    var m = model.value, o = outcome.value, t = task.value.toLowerCase(), q = text ? text.value.toLowerCase() : "";
+    if (q && haystack === null) {
+      haystack = data.runs.map(function (run) {
+        return [data.tasks[run[F.task]], run[F.reason], run[F.prompt], run[F.reply]].join("\\n").toLowerCase();
+      });
+    }
+    matching = [];
+    for (var i = 0; i < data.runs.length; i += 1) {
+      var run = data.runs[i];
+      if (m !== "" && run[F.model] !== +m) { continue; }
+      if (o !== "" && run[F.outcome] !== +o) { continue; }
+      if (t && lowerTasks[run[F.task]].indexOf(t) === -1) { continue; }
+      if (q && haystack[i].indexOf(q) === -1) { continue; }
+      matching.push(i);
+    }
+    page = 0;
+    render();
+  }
+  function cell(row, value, css) {
+    var td = document.createElement("td");
+    if (css) { td.className = css; }
+    td.textContent = value === null ? "" : value;
+    row.appendChild(td);
+    return td;
+  }
+  function block(parent, title, value) {
+    var heading = document.createElement("h4");
+    heading.textContent = title;
+    var pre = document.createElement("pre");
+    pre.textContent = value;
+    parent.appendChild(heading);
+    parent.appendChild(pre);
+  }
+  function toggle(button, run, row) {
+    var open = button.getAttribute("aria-expanded") === "true";
+    if (open) {
+      row.parentNode.removeChild(row.nextSibling);
+    } else {
+      var detail = document.createElement("tr");
+      detail.className = "io";
+      var td = document.createElement("td");
+      td.colSpan = data.fields.length;
+      var box = document.createElement("div");
+      box.className = "io";
+      if (run[F.prompt] !== null) { block(box, "prompt", run[F.prompt]); }
+      if (run[F.reply] !== null) { block(box, "reply", run[F.reply]); }
+      td.appendChild(box);
+      detail.appendChild(td);
+      row.parentNode.insertBefore(detail, row.nextSibling);
+    }
+    button.setAttribute("aria-expanded", open ? "false" : "true");
+    button.textContent = open ? "show reply" : "hide reply";
+  }
+  function line(run) {
+    var row = document.createElement("tr");
+    row.className = "run";
+    var name = cell(row, data.tasks[run[F.task]], "task");
+    var note = document.createElement("small");
+    note.textContent = data.categories[run[F.category]] + " \\u00b7 " + data.difficulties[run[F.difficulty]];
+    name.appendChild(note);
+    var who = cell(row, "", "model-cell");
+    var label = document.createElement("span");
+    label.className = "model";
+    var swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = data.colors[run[F.model]];
+    var words = document.createElement("span");
+    words.className = "name";
+    words.textContent = data.models[run[F.model]];
+    label.appendChild(swatch);
+    label.appendChild(words);
+    who.appendChild(label);
+    cell(row, run[F.run], "num");
+    cell(row, data.outcomes[run[F.outcome]], "outcome-" + data.outcomes[run[F.outcome]]);
+    ["quality", "latency", "ttft", "tokens", "cost"].forEach(function (key) { cell(row, run[F[key]], "num"); });
+    var last = cell(row, run[F.reason], "reason");
+    if (run[F.prompt] !== null || run[F.reply] !== null) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "toggle";
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "show reply";
+      button.addEventListener("click", function () { toggle(button, run, row); });
+      if (run[F.reason]) { last.appendChild(document.createElement("br")); }
+      last.appendChild(button);
+    }
+    return row;
+  }
+  function render() {
+    var per = +size.value || matching.length || 1;
+    var pages = Math.max(1, Math.ceil(matching.length / per));
+    page = Math.max(0, Math.min(page, pages - 1));
+    var start = page * per, end = Math.min(matching.length, start + per);
+    var rows = document.createDocumentFragment();
+    for (var k = start; k < end; k += 1) { rows.appendChild(line(data.runs[matching[k]])); }
+    body.textContent = "";
+    body.appendChild(rows);
+    count.textContent = matching.length + " of " + data.total + " runs" +
+      (matching.length ? " \\u00b7 showing " + (start + 1) + "\\u2013" + end : "");
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
   }
   model.addEventListener("change", apply);
   outcome.addEventListener("change", apply);
   task.addEventListener("input", apply);
+  if (text) { text.addEventListener("input", apply); }
+  size.addEventListener("change", function () { page = 0; render(); });
+  prev.addEventListener("click", function () { page -= 1; render(); });
+  next.addEventListener("click", function () { page += 1; render(); });
   apply();
 })();
 """
 
 NUM = ' class="num"'
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+#: The page runs only :data:`SCRIPT` (allowed by its hash) and loads nothing.
+SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode("ascii")
+CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; img-src data:"
 
 
 def e(text: Any) -> str:
@@ -173,6 +310,13 @@ def _swatch(color: str) -> str:
 def _model(name: str, colors: Mapping[str, str]) -> str:
     return (f'<span class="model" title="{e(name)}">{_swatch(colors.get(name, "#9aa5b1"))}'
             f'<span class="name">{e(name)}</span></span>')
+
+
+def _ms(value: float | None) -> str:
+    """Milliseconds: ``1,234``; ``0.02`` below 10 ms (a local model), never a bare ``0``; ``–`` unknown."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
 
 
 def _badge(text: str, css: str | None = None) -> str:
@@ -252,13 +396,13 @@ def _rankings(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Map
         table_rows.append([
             (str(row.rank), True), (_model(row.name, colors), False), (f"<b>{fmt(row.score)}</b>", True),
             (e(fmt_interval(row.low, row.high)), True), (pass_text, True),
-            (f"{row.passed} / {row.failed} / {row.errors}", True), (fmt(row.latency_p50, ",.0f"), True),
-            (fmt(row.latency_p95, ",.0f"), True), (fmt(row.ttft_p50, ",.0f"), True),
-            (e(fmt_usd(row.cost_per_task)), True),
+            (f"{row.passed} / {row.failed} / {row.errors}", True), (_ms(row.latency_p50), True),
+            (_ms(row.latency_p95), True), (_ms(row.ttft_p50), True),
+            (e(fmt_per_1k(row.cost_per_task)), True),
         ])
     table = _table([("#", True), ("model", False), ("score", True), ("95% CI", True), ("pass rate", True),
                     ("pass / miss / err", True), ("p50 ms", True), ("p95 ms", True), ("TTFT p50", True),
-                    ("$ / task", True)], table_rows)
+                    ("$ / 1k tasks", True)], table_rows)
     chart = interval_chart(
         [IntervalRow(row.name, row.score, row.low, row.high, colors[row.name]) for row in rows],
         title="Overall score per model with its 95% confidence interval",
@@ -273,7 +417,7 @@ def _rankings(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Map
             and tradeoff["model"] != tradeoff["best_model"]:
         note += (f'<p class="note">Cheapest within {e(fmt(num(tradeoff.get("points")), "g"))} points of the best '
                  f'({e(tradeoff["best_model"])}): <b>{e(tradeoff["model"])}</b> at '
-                 f'{e(fmt_usd(num(tradeoff.get("cost_usd"))))} per task.</p>')
+                 f'{e(fmt_per_1k(num(tradeoff.get("cost_usd"))))} per 1k tasks.</p>')
     return _section("rankings", "Rankings", "Models ordered by overall score.", chart + table + note + extra)
 
 
@@ -308,13 +452,21 @@ def _categories(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> str:
     if not categories:
         return ""
     weights = category_weights(document)
-    labels = [f"{c} ({weights[c]:.2f})" if c in weights else c for c in categories]
+    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    measured = {c for summary in models.values() if isinstance(summary, Mapping)
+                for c, entry in (summary.get("categories") or {}).items()
+                if isinstance(entry, Mapping) and "measured_tasks" in entry}
+    labels = [(f"{c}*" if c in measured else c) + (f"\n({weights[c]:.2f})" if c in weights else "")
+              for c in categories]
     values = [[row.categories.get(c) for c in categories] for row in rows]
     cell_width = max(64, min(130, 860 // max(1, len(categories))))
     chart = heatmap([row.name for row in rows], labels, values, title="Category score per model",
                     legend_label="category score", cell_width=cell_width)
+    note = ('<p class="note">* measured from the runs (speed from latency and time to first token, cost from the '
+            'cost per task, consistency from how repeated runs agree), with the tasks marked with that category if '
+            'any; see <a href="#measured">Speed, cost and consistency</a>.</p>') if measured else ""
     return _section("categories", "Categories", "Score per category (weight in brackets); blank: no tasks.",
-                    chart)
+                    chart + note)
 
 
 def _pareto_front(points: Sequence[ScatterPoint]) -> list[str]:
@@ -392,7 +544,7 @@ def _by_model(runs: _Runs, values: np.ndarray) -> dict[str, np.ndarray]:
     return {str(name): values[known & (runs.model == name)] for name in np.unique(runs.model[known])}
 
 
-def _latency(runs: _Runs, rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
+def _latency(runs: _Runs, rows: Sequence[ModelRow], colors: Mapping[str, str], table: str = "") -> str:
     latency = _by_model(runs, runs.latency_ms)
     ttft = _by_model(runs, runs.ttft_ms)
     if not latency:
@@ -408,7 +560,8 @@ def _latency(runs: _Runs, rows: Sequence[ModelRow], colors: Mapping[str, str]) -
             '300 per model, evenly spread over the distribution).</p>')
     if not ttft:
         note += '<p class="note">No time to first token was measured (non-streaming calls).</p>'
-    return _section("latency", "Latency", "Distribution of run latency and time to first token.", charts + note)
+    return _section("latency", "Latency", "Distribution of run latency and time to first token.",
+                    table + charts + note)
 
 
 def _fallback_pairs(runs: _Runs, models: Sequence[str]) -> dict[tuple[str, str], MatrixCell]:
@@ -508,10 +661,10 @@ def _cost(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping
             unpriced = cost.get("unpriced_runs") if isinstance(cost.get("unpriced_runs"), int) else 0
             total = fmt_usd(num(cost.get("cost_usd"))) + (f" (+{unpriced} unpriced)" if unpriced else "")
             table_rows.append([(_model(row.name, colors), False), (e(total), True),
-                               (e(fmt_usd(num(cost.get("cost_per_task_usd")))), True),
-                               (e(fmt_usd(num(cost.get("cost_per_success_usd")))), True),
+                               (e(fmt_per_1k(num(cost.get("cost_per_task_usd")))), True),
+                               (e(fmt_per_1k(num(cost.get("cost_per_success_usd")))), True),
                                (fmt(num(cost.get("points_per_usd")), ",.0f"), True)])
-        body += _table([("model", False), ("total", True), ("per task", True), ("per success", True),
+        body += _table([("model", False), ("total", True), ("per 1k tasks", True), ("per 1k successes", True),
                         ("points per $", True)], table_rows)
     if budget:
         block = document.get("budget") if isinstance(document.get("budget"), Mapping) else {}
@@ -544,6 +697,7 @@ def _baseline(document: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         cost = entry.get("cost_per_task_usd") if isinstance(entry.get("cost_per_task_usd"), Mapping) else {}
         delta = num(entry.get("delta"))
         cost_delta = num(cost.get("delta"))
+        cost_delta = None if cost_delta is None else 1000.0 * cost_delta  # per 1k tasks
         rows.append([(_model(str(name), colors), False), (str(entry.get("shared_tasks", "–")), True),
                      (fmt(num(entry.get("baseline"))), True), (fmt(num(entry.get("current"))), True),
                      (f"<b>{fmt(delta, '+.1f')}</b>", True), (e(fmt_interval(num(ci[0]), num(ci[1]), "+.1f")), True),
@@ -559,7 +713,7 @@ def _baseline(document: Mapping[str, Any], colors: Mapping[str, str]) -> str:
                            domain=(-extent, extent), reference=0.0, value_format="+.1f")
     table = _table([("model", False), ("tasks", True), ("baseline", True), ("now", True), ("Δ score", True),
                     ("interval", True), ("p (Holm)", True), ("errors", True), ("Δ p95 ms", True),
-                    ("Δ $ / task", True)], rows)
+                    ("Δ $ / 1k tasks", True)], rows)
     commit = block.get("git_commit")
     lead = (f"Against <code>{e(block.get('path', ''))}</code>"
             + (f" (commit {e(str(commit)[:12])})" if commit else "")
@@ -600,65 +754,305 @@ def _recommendations(document: Mapping[str, Any], colors: Mapping[str, str]) -> 
                     f'<div class="cards">{"".join(cards)}</div>')
 
 
+def _json_block(value: Any) -> str:
+    """JSON for a ``<script type="application/json">`` block: nothing in it can close the tag
+    or start markup (``<``, ``>`` and ``&`` are written as escapes)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _text_field(run: Mapping[str, Any], key: str) -> str | None:
+    value = run.get(key)
+    if not isinstance(value, str):
+        return None
+    if len(value) <= MAX_TEXT:
+        return value
+    return value[:MAX_TEXT] + f"\n… ({len(value) - MAX_TEXT:,} more characters in the JSON results file)"
+
+
+def _run_cells(run: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """quality, latency, TTFT, tokens and cost of a run, as the table shows them."""
+    quality = num(run.get("quality"))
+    latency, ttft = num(run.get("latency_ms")), num(run.get("ttft_ms"))
+
+    ms = _ms
+    tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
+    tokens = "–" if tokens_in is None and tokens_out is None else \
+        f"{tokens_in if tokens_in is not None else '?'} / {tokens_out if tokens_out is not None else '?'}"
+    cost = num(run.get("cost_usd"))
+    calls = run.get("calls")
+    cost_text = format_usd(cost) if cost is not None else ("?" if isinstance(calls, int) and calls > 0 else "–")
+    return ("–" if quality is None else f"{quality:.2f}", ms(latency), ms(ttft), tokens, cost_text)
+
+
+RUN_FIELDS = ("task", "model", "run", "category", "difficulty", "outcome", "quality", "latency", "ttft",
+              "tokens", "cost", "reason", "prompt", "reply")
+
+
 def _runs(document: Mapping[str, Any], colors: Mapping[str, str], limit: int) -> str:
+    """Every run (up to ``limit``), a page at a time: the rows are built by :data:`SCRIPT` from
+    a JSON block, filtered by model, outcome, part of the task name and text in prompts,
+    replies and reasons; a run with a ``prompt`` or ``reply`` expands to show them."""
     runs = document.get("runs")
     if not isinstance(runs, list) or not runs:
         return ""
     runs = [run for run in runs if isinstance(run, Mapping)]
+    if not runs:
+        return ""
     shown = runs[:limit]
-    models = sorted({str(run.get("model")) for run in runs})
-    outcomes = [o for o in OUTCOMES if any(run.get("outcome") == o for run in runs)]
-    body = []
+    models = list(colors) + sorted({str(run.get("model")) for run in shown} - set(colors))
+    index = {name: i for i, name in enumerate(models)}
+    tables: dict[str, dict[str, int]] = {"tasks": {}, "categories": {}, "difficulties": {}, "outcomes": {}}
+
+    def code(kind: str, value: Any) -> int:
+        return tables[kind].setdefault(str(value), len(tables[kind]))
+
+    rows = []
     for run in shown:
-        model, outcome, task = str(run.get("model")), str(run.get("outcome")), str(run.get("task"))
-        tokens_in, tokens_out = run.get("input_tokens"), run.get("output_tokens")
-        tokens = "–" if tokens_in is None and tokens_out is None else \
-            f"{tokens_in if tokens_in is not None else '?'} / {tokens_out if tokens_out is not None else '?'}"
         reason = run.get("error") or run.get("detail") or ""
-        cost = run.get("cost_usd")
-        body.append(
-            f'<tr data-model="{e(model)}" data-outcome="{e(outcome)}" data-task="{e(task)}">'
-            f'<td class="task">{e(task)}</td><td>{_model(model, colors)}</td>'
-            f'<td class="num">{e(run.get("run", ""))}</td><td>{e(run.get("category", ""))}</td>'
-            f'<td>{e(run.get("difficulty", ""))}</td><td class="outcome-{e(outcome)}">{e(outcome)}</td>'
-            f'<td class="num">{fmt(num(run.get("quality")), ".2f")}</td>'
-            f'<td class="num">{fmt(num(run.get("latency_ms")), ",.0f")}</td>'
-            f'<td class="num">{fmt(num(run.get("ttft_ms")), ",.0f")}</td>'
-            f'<td class="num">{e(tokens)}</td>'
-            f'<td class="num">{e(fmt_usd(num(cost)) if cost is not None else "–")}</td>'
-            f'<td class="reason">{e(reason)}</td></tr>'
-        )
-    options = "".join(f'<option value="{e(m)}">{e(m)}</option>' for m in models)
-    outcome_options = "".join(f'<option value="{e(o)}">{e(o)}</option>' for o in outcomes)
+        rows.append([code("tasks", run.get("task")), index[str(run.get("model"))], run.get("run"),
+                     code("categories", run.get("category")), code("difficulties", run.get("difficulty")),
+                     code("outcomes", run.get("outcome")), *_run_cells(run), str(reason),
+                     _text_field(run, "prompt"), _text_field(run, "reply")])
+    data = {"fields": list(RUN_FIELDS), "total": len(runs), "models": models,
+            "colors": [colors.get(name, "#9aa5b1") for name in models],
+            **{kind: list(values) for kind, values in tables.items()}, "runs": rows}
+    texts = any(row[-1] is not None or row[-2] is not None for row in rows)
+    outcomes = [o for o in OUTCOMES if o in tables["outcomes"]] + sorted(set(tables["outcomes"]) - set(OUTCOMES))
+    present = {str(run.get("model")) for run in shown}
+    model_options = "".join(f'<option value="{index[m]}">{e(m)}</option>' for m in models if m in present)
+    outcome_options = "".join(f'<option value="{tables["outcomes"][o]}">{e(o)}</option>' for o in outcomes)
+    task_names = "".join(f'<option value="{e(name)}"></option>' for name in list(tables["tasks"])[:2000])
+    text_filter = ('<label for="filter-text">Text</label><input id="filter-text" type="search" '
+                   'placeholder="in prompts, replies and reasons">') if texts else ""
     filters = (
         '<div class="filters">'
-        f'<label for="filter-model">Model</label><select id="filter-model"><option value="">all models</option>{options}</select>'
+        f'<label for="filter-model">Model</label><select id="filter-model"><option value="">all models</option>{model_options}</select>'
         f'<label for="filter-outcome">Outcome</label><select id="filter-outcome"><option value="">all outcomes</option>{outcome_options}</select>'
-        '<label for="filter-task">Task</label><input id="filter-task" type="search" placeholder="part of a task name">'
-        '<span id="filter-count"></span></div>'
+        '<label for="filter-task">Task</label><input id="filter-task" type="search" list="task-names" '
+        f'placeholder="part of a task name"><datalist id="task-names">{task_names}</datalist>{text_filter}'
+        '<label for="page-size">Per page</label><select id="page-size"><option value="50">50</option>'
+        '<option value="100" selected>100</option><option value="500">500</option><option value="0">all</option></select>'
+        '</div>'
+        f'<div class="pager"><button type="button" id="page-prev">‹ previous</button>'
+        f'<span id="runs-count" data-total="{len(runs)}">{len(runs):,} runs</span>'
+        '<button type="button" id="page-next">next ›</button></div>'
     )
     head = "".join(f'<th{NUM if numeric else ""}>{label}</th>' for label, numeric in (
-        ("task", False), ("model", False), ("run", True), ("category", False), ("difficulty", False),
-        ("outcome", False), ("quality", True), ("latency ms", True), ("TTFT ms", True), ("tokens in / out", True),
-        ("cost", True), ("reason", False)))
-    table = (f'<div class="table-wrap"><table id="runs-table"><thead><tr>{head}</tr></thead>'
-             f'<tbody>{"".join(body)}</tbody></table></div>')
+        ("task", False), ("model", False), ("run", True), ("outcome", False), ("quality", True),
+        ("latency", True), ("TTFT", True), ("tokens", True), ("cost", True),
+        ("reason" + (" / reply" if texts else ""), False)))
+    table = (f'<div class="table-wrap"><table id="runs-table"><thead><tr>{head}</tr></thead><tbody></tbody>'
+             '</table></div><noscript><p class="note">The run table needs JavaScript; the JSON results file has '
+             'every run.</p></noscript>'
+             f'<script type="application/json" id="runs-data">{_json_block(data)}</script>')
     note = ""
     if len(runs) > len(shown):
-        note = (f'<p class="note">Showing the first {len(shown):,} of {len(runs):,} runs; the JSON results file '
-                'has them all.</p>')
-    return _section("runs", "Runs", "Every benchmark run; filter by model, outcome or task.", filters + table + note)
+        note = (f'<p class="note">The table holds the first {len(shown):,} of {len(runs):,} runs; the JSON results '
+                'file has them all.</p>')
+    lead = "Every benchmark run, a page at a time; filter by model, outcome, task" + \
+        (" or text, and open a run to read its prompt and reply." if texts else ".") + \
+        " Latency and TTFT in ms; tokens in / out; cost in USD."
+    return _section("runs", "Runs", e(lead), filters + table + note)
+
+
+def _latency_table(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
+    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    table_rows = []
+    for row in rows:
+        summary = models.get(row.name) if isinstance(models.get(row.name), Mapping) else {}
+        latency = summary.get("latency_ms") if isinstance(summary.get("latency_ms"), Mapping) else {}
+        ttft = summary.get("ttft_ms") if isinstance(summary.get("ttft_ms"), Mapping) else {}
+        if not latency and not ttft:
+            continue
+        cells = [(_model(row.name, colors), False)]
+        for block in (latency, ttft):
+            for key in ("p50", "p95", "p99"):
+                cells.append((_ms(num(block.get(key))), True))
+        table_rows.append(cells)
+    if not table_rows:
+        return ""
+    return _table([("model", False), ("latency p50", True), ("p95", True), ("p99", True), ("TTFT p50", True),
+                   ("p95", True), ("p99", True)], table_rows)
+
+
+def _measured(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
+    """Speed, cost and consistency measured from the runs: each model's score with its interval,
+    or why it is unknown, and the reference points the scores come from."""
+    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    present = [d for d in DIMENSIONS if any(isinstance((models.get(r.name) or {}).get("dimensions"), Mapping)
+                                            and d in models[r.name]["dimensions"] for r in rows)]
+    if not present:
+        return ""
+    table_rows = []
+    unknown = []
+    for row in rows:
+        blocks = (models.get(row.name) or {}).get("dimensions")
+        if not isinstance(blocks, Mapping):
+            continue
+        cells = [(_model(row.name, colors), False)]
+        for dimension in present:
+            block = blocks.get(dimension) if isinstance(blocks.get(dimension), Mapping) else {}
+            score = num(block.get("score"))
+            ci = block.get("ci95") if isinstance(block.get("ci95"), list) and len(block["ci95"]) == 2 else [None, None]
+            if score is None:
+                cells.append(("?", True))
+                if block.get("unknown"):
+                    unknown.append(f"{dimension} of {row.name}: {block['unknown']}")
+            else:
+                interval = fmt_interval(num(ci[0]), num(ci[1]))
+                cells.append((f"<b>{score:.1f}</b>" + (f" <small>({e(interval)})</small>" if interval != "–" else ""),
+                              True))
+        cost = (models.get(row.name) or {}).get("cost")
+        per_task = num(cost.get("cost_per_task_usd")) if isinstance(cost, Mapping) else None
+        cells.append((e(format_usd_per_1k(per_task)), True))
+        table_rows.append(cells)
+    table = _table([("model", False), *((e(d), True) for d in present), ("$ / 1k tasks", True)], table_rows)
+    settings = (document.get("meta") or {}).get("settings") if isinstance(document.get("meta"), Mapping) else None
+    reference = settings.get("dimensions") if isinstance(settings, Mapping) else None
+    notes = []
+    if isinstance(reference, Mapping):
+        speed = reference.get("speed")
+        if isinstance(speed, Mapping):
+            parts = [f"{name.replace('_', ' ')} 100 at ≤ {num(entry.get('best_ms')):g} ms, 0 at ≥ "
+                     f"{num(entry.get('worst_ms')):g} ms (weight {num(entry.get('weight')):g})"
+                     for name, entry in speed.items() if isinstance(entry, Mapping)
+                     and None not in (num(entry.get("best_ms")), num(entry.get("worst_ms")), num(entry.get("weight")))]
+            if parts:
+                notes.append("Speed: " + "; ".join(parts) + ".")
+        cost = reference.get("cost")
+        if isinstance(cost, Mapping) and num(cost.get("best_usd")) is not None and num(cost.get("worst_usd")) is not None:
+            notes.append(f"Cost: 100 at ≤ {format_usd_per_1k(num(cost['best_usd']))} per 1k tasks, 0 at ≥ "
+                         f"{format_usd_per_1k(num(cost['worst_usd']))} per 1k tasks.")
+    lead = ("Scored from what every run measured, on fixed reference points (log-linear between them, so the "
+            "scores do not depend on the other models); each is a category of the overall score. Intervals: 95%, "
+            "task-clustered.")
+    body = table + "".join(f'<p class="note">{e(note)}</p>' for note in notes)
+    body += "".join(f'<p class="note">Unknown: {e(text)}</p>' for text in unknown)
+    return _section("measured", "Speed, cost and consistency", e(lead), body)
+
+
+def _load(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
+    """Load profiles (``model.load``): throughput and TTFT per concurrency level, goodput."""
+    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    profiles: list[tuple[str, str, list[Mapping[str, Any]]]] = []
+    for row in rows:
+        levels = (models.get(row.name) or {}).get("load")
+        if not isinstance(levels, list):
+            continue
+        by_task: dict[str, list[Mapping[str, Any]]] = {}
+        for level in levels:
+            if isinstance(level, Mapping):
+                by_task.setdefault(str(level.get("task")), []).append(level)
+        profiles += [(row.name, task, entries) for task, entries in by_task.items()]
+    if not profiles:
+        return ""
+
+    def label(level: Mapping[str, Any]) -> str:
+        value = level.get("level")
+        return f"c={value}" if level.get("mode") == "concurrency" else f"{num(value) or 0:g}/s"
+
+    keys = sorted({(str(level.get("mode")), num(level.get("level")) or 0.0) for _, _, entries in profiles
+                   for level in entries})
+    x_labels = [label({"mode": mode, "level": int(value) if mode == "concurrency" else value}) for mode, value in keys]
+    many = len(profiles) > len({name for name, _, _ in profiles})
+
+    def series(metric: str, stat: str | None = None, dashed: bool = False, suffix: str = "") -> list[Series]:
+        found = []
+        for name, task, entries in profiles:
+            by_key = {(str(level.get("mode")), num(level.get("level")) or 0.0): level for level in entries}
+            values = []
+            for key in keys:
+                level = by_key.get(key)
+                value = None if level is None else (level.get(metric) if stat is None
+                                                    else (level.get(metric) or {}).get(stat))
+                values.append(num(value))
+            found.append(Series(f"{name}{' · ' + task if many else ''}{suffix}", values,
+                                colors.get(name, "#9aa5b1"), dashed))
+        return found
+
+    charts = line_chart(x_labels, series("output_token_throughput"), title="Output tokens per second per level",
+                        x_label="load level (c = concurrent requests)", y_label="output tokens / s")
+    charts += line_chart(x_labels, series("ttft_ms", "p50", suffix=" p50") + series("ttft_ms", "p99", True, " p99"),
+                         title="Time to first token per level", x_label="load level (c = concurrent requests)",
+                         y_label="TTFT (ms)")
+    table_rows = []
+    for name, task, entries in profiles:
+        for level in sorted(entries, key=lambda item: (str(item.get("mode")), num(item.get("level")) or 0.0)):
+            ttft = level.get("ttft_ms") if isinstance(level.get("ttft_ms"), Mapping) else {}
+            e2e = level.get("e2e_ms") if isinstance(level.get("e2e_ms"), Mapping) else {}
+            error_rate = num(level.get("error_rate"))
+            table_rows.append([
+                (_model(name, colors) + f'<small class="sub">{e(task)}</small>', False), (e(label(level)), True),
+                (fmt(num(level.get("request_throughput")), ",.2f"), True),
+                (fmt(num(level.get("output_token_throughput")), ",.0f"), True),
+                (fmt(num(ttft.get("p50")), ",.0f"), True), (fmt(num(ttft.get("p99")), ",.0f"), True),
+                (fmt(num(e2e.get("p50")), ",.0f"), True), (fmt(num(level.get("goodput")), ",.2f"), True),
+                ("–" if error_rate is None else f"{100 * error_rate:.0f}%", True),
+                ("client bottleneck" if level.get("client_bottleneck") else "", False),
+            ])
+    table = _table([("model · task", False), ("level", True), ("req/s", True), ("tok/s", True),
+                    ("TTFT p50 ms", True), ("TTFT p99 ms", True), ("e2e p50 ms", True), ("goodput req/s", True),
+                    ("errors", True), ("", False)], table_rows)
+    return _section("load", "Load profiles", e("Throughput and time to first token at each concurrency level "
+                                               "(median over the runs that measured it); goodput counts the "
+                                               "requests per second that met the latency targets."),
+                    charts + table)
+
+
+def trend_from_documents(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A trend for :func:`render_html`: one point per results document (oldest first), with its
+    label (finish time, or its position), commit and every model's score."""
+    points = []
+    for number, document in enumerate(documents, start=1):
+        meta = document.get("meta") if isinstance(document.get("meta"), Mapping) else {}
+        models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+        finished = meta.get("finished_at")
+        points.append({
+            "label": str(finished)[:16].replace("T", " ") if finished else f"run {number}",
+            "finished_at": finished, "git_commit": meta.get("git_commit"),
+            "scores": {str(name): num(summary.get("score")) for name, summary in models.items()
+                       if isinstance(summary, Mapping)},
+        })
+    return points
+
+
+def _trend(trend: Any, colors: Mapping[str, str]) -> str:
+    if not isinstance(trend, list):
+        return ""
+    points = [point for point in trend if isinstance(point, Mapping) and isinstance(point.get("scores"), Mapping)]
+    if len(points) < 2:
+        return ""
+    names = list(dict.fromkeys(str(name) for point in points for name in point["scores"]))
+    palette = model_colors(names)
+    series = [Series(name, [num(point["scores"].get(name)) for point in points], colors.get(name, palette[name]))
+              for name in names]
+    labels = [str(point.get("label") or f"run {k + 1}") for k, point in enumerate(points)]
+    chart = line_chart(labels, series, title="Overall score over the runs of the trend", x_label="run",
+                       y_label="overall score")
+    rows = [[(_model(name, {**palette, **colors}), False),
+             *((fmt(num(point["scores"].get(name))), True) for point in points)] for name in names]
+    heads = [(e(label) + (f'<small class="sub">{e(str(point["git_commit"])[:12])}</small>'
+                          if point.get("git_commit") else ""), True) for label, point in zip(labels, points)]
+    table = _table([("model", False), *heads], rows)
+    return _section("trend", "Trend", e("The overall score of each model in each run of the trend, oldest first."),
+                    chart + table)
 
 
 _TITLES = (("gates", "Gates"), ("rankings", "Rankings"), ("categories", "Categories"),
-           ("tradeoffs", "Trade-offs"), ("latency", "Latency"), ("head-to-head", "Head to head"),
-           ("consistency", "Consistency"), ("cost", "Cost"), ("baseline", "Baseline"),
-           ("recommendations", "Recommendations"), ("runs", "Runs"))
+           ("measured", "Speed, cost, consistency"), ("tradeoffs", "Trade-offs"), ("latency", "Latency"),
+           ("load", "Load"), ("trend", "Trend"), ("head-to-head", "Head to head"), ("consistency", "Consistency"),
+           ("cost", "Cost"), ("baseline", "Baseline"), ("recommendations", "Recommendations"), ("runs", "Runs"))
 
 
 def render_html(document: Mapping[str, Any], *, max_runs: int = MAX_RUN_ROWS,
-                title: str = "modelbench report") -> str:
-    """One self-contained HTML page for a results document (see docs/reports.md)."""
+                title: str = "modelbench report", trend: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """One self-contained HTML page for a results document (see docs/reports.md).
+
+    ``document`` is plain data, as the JSON results file holds it; ``trend`` (or the document's
+    ``trend`` block) is a list of points from :func:`trend_from_documents`.
+    """
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 0:
         raise ValueError(f"max_runs {max_runs!r} is not allowed; it must be a whole number >= 0")
     rows = model_rows(document)
@@ -671,8 +1065,11 @@ def render_html(document: Mapping[str, Any], *, max_runs: int = MAX_RUN_ROWS,
         "gates": _gates(document, colors),
         "rankings": _rankings(document, rows, colors) if rows else "",
         "categories": _categories(document, rows) if rows else "",
+        "measured": _measured(document, rows, colors),
         "tradeoffs": _tradeoffs(document, rows, colors),
-        "latency": _latency(runs_table, rows, colors),
+        "latency": _latency(runs_table, rows, colors, _latency_table(document, rows, colors)),
+        "load": _load(document, rows, colors),
+        "trend": _trend(list(trend) if trend is not None else document.get("trend"), colors),
         "head-to-head": _head_to_head(document, runs_table, rows, colors),
         "consistency": _consistency(document, colors),
         "cost": _cost(document, rows, colors),

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..cost.summary import format_usd, format_usd_per_1k
+
 __all__ = [
     "ModelRow",
     "PairRow",
@@ -27,7 +29,9 @@ __all__ = [
     "category_weights",
     "consistency_rows",
     "gate_rows",
+    "fmt_per_1k",
     "md",
+    "measured_categories",
     "meta_line",
     "model_rows",
     "pair_rows",
@@ -126,7 +130,8 @@ def model_rows(document: Mapping[str, Any]) -> list[ModelRow]:
             return (-score if score is not None else math.inf, name)
         ordered = sorted(names, key=key)
     rows = []
-    for rank, name in enumerate(ordered, start=1):
+    ranks = _shared_ranks([num(_mapping(models.get(name)).get("score")) for name in ordered])
+    for rank, name in zip(ranks, ordered):
         summary = _mapping(models.get(name))
         interval = _mapping(weighted.get(name))
         pass_ci = summary.get("pass_rate_ci95")
@@ -149,6 +154,17 @@ def model_rows(document: Mapping[str, Any]) -> list[ModelRow]:
             categories=categories,
         ))
     return rows
+
+
+def _shared_ranks(scores: Sequence[float | None]) -> list[int]:
+    """Positions of scores sorted best first; equal scores share a position ("1, 1, 3")."""
+    ranks: list[int] = []
+    for place, score in enumerate(scores, start=1):
+        previous = scores[place - 2] if place > 1 else None
+        tied = (place > 1 and score is not None and previous is not None
+                and abs(score - previous) <= 1e-9 * max(1.0, abs(score)))
+        ranks.append(ranks[-1] if tied else place)
+    return ranks
 
 
 def category_weights(document: Mapping[str, Any]) -> dict[str, float]:
@@ -296,11 +312,13 @@ def fmt_pct(value: float | None, digits: int = 0) -> str:
 
 
 def fmt_usd(value: float | None) -> str:
-    if value is None:
-        return "?"
-    if value == 0:
-        return "$0"
-    return f"${value:.3g}" if abs(value) < 1 else f"${value:,.2f}"
+    """``$12.34``, ``$0.0051``, ``$0.0000384``: never scientific notation; ``?`` when unknown."""
+    return format_usd(value)
+
+
+def fmt_per_1k(value: float | None) -> str:
+    """A per-task amount per 1,000 tasks: 0.0000384 gives ``$0.04``; ``?`` when unknown."""
+    return format_usd_per_1k(value)
 
 
 def fmt_p(value: float | None) -> str:
@@ -386,10 +404,10 @@ def _ranking(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
             fmt_pct(row.pass_rate) + (f" ({fmt_pct(row.pass_low)}–{fmt_pct(row.pass_high)})"
                                       if row.pass_low is not None else ""),
             f"{row.passed}/{row.failed}/{row.errors}", fmt(row.latency_p50, ".0f"), fmt(row.latency_p95, ".0f"),
-            fmt_usd(row.cost_per_task),
+            fmt_per_1k(row.cost_per_task),
         ])
     lines += _table(["#", "model", "score", "95% CI", "pass rate (95% CI)", "pass/miss/err", "p50 ms",
-                     "p95 ms", "$/task"], table, "rlrrrrrrr")
+                     "p95 ms", "$/1k tasks"], table, "rlrrrrrrr")
     lines += ["", "Score 0–100 (60% pass rate, 40% quality, weighted by category). Score intervals are "
               "task-clustered (runs of a task are not independent); pass-rate intervals are Wilson "
               "intervals over runs.", ""]
@@ -401,7 +419,7 @@ def _ranking(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
         else:
             lines += [f"Cheapest within {fmt(num(tradeoff.get('points')), 'g')} points of the best "
                       f"({md(tradeoff['best_model'])}): **{md(tradeoff['model'])}** at "
-                      f"{fmt_usd(num(tradeoff.get('cost_usd')))} per task.", ""]
+                      f"{fmt_per_1k(num(tradeoff.get('cost_usd')))} per 1k tasks.", ""]
     return lines
 
 
@@ -412,15 +430,54 @@ def _categories(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[s
     weights = category_weights(document)
     lines = ["## Categories", ""]
     table = []
+    measured = measured_categories(document)
     for category in categories:
         scores = [row.categories.get(category) for row in rows]
         known = [s for s in scores if s is not None]
         best = max(known) if known else None
-        cells = [("**" + fmt(s) + "**") if s is not None and s == best and len(known) > 1 else fmt(s)
-                 for s in scores]
-        table.append([md(category), fmt(num(weights.get(category)), ".2f")] + cells)
+        # bold marks a best that beats someone: a row where every model scores the same has none
+        leads = best is not None and any(s < best for s in known)
+        cells = [("**" + fmt(s) + "**") if leads and s == best else fmt(s) for s in scores]
+        label = md(category) + ("\\*" if category in measured else "")
+        table.append([label, fmt(num(weights.get(category)), ".2f")] + cells)
     lines += _table(["category", "weight", *(md(row.name) for row in rows)], table, "lr" + "r" * len(rows))
-    return lines + ["", "Best score per category in bold.", ""]
+    note = "Best score per category in bold (none where every model scores the same)."
+    if measured:
+        note += (" \\* measured from the runs: speed from latency and time to first token, cost from the cost "
+                 "per task, consistency from how repeated runs agree (with the category's marked tasks, if any).")
+    return lines + ["", note, ""]
+
+
+def measured_categories(document: Mapping[str, Any]) -> set[str]:
+    """Categories scored (at least partly) from the runs: speed, cost, consistency."""
+    return {str(c) for summary in _mapping(document.get("models")).values()
+            for c, entry in _mapping(_mapping(summary).get("categories")).items()
+            if isinstance(entry, Mapping) and "measured_tasks" in entry}
+
+
+def _measured_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]:
+    """Speed, cost and consistency of each model, or why one is unknown."""
+    models = _mapping(document.get("models"))
+    names = [row.name for row in rows if isinstance(_mapping(models.get(row.name)).get("dimensions"), Mapping)]
+    if not names:
+        return []
+    dimensions = [d for d in ("speed", "cost", "consistency")
+                  if any(d in _mapping(models[name]).get("dimensions", {}) for name in names)]
+    table, unknown = [], []
+    for name in names:
+        blocks = _mapping(_mapping(models[name]).get("dimensions"))
+        cells = [md(name)]
+        for dimension in dimensions:
+            block = _mapping(blocks.get(dimension))
+            score = num(block.get("score"))
+            cells.append("?" if score is None else fmt(score))
+            if score is None and block.get("unknown"):
+                unknown.append(f"- {md(dimension)} of {md(name)}: {md(block['unknown'])}")
+        table.append(cells)
+    lines = ["## Speed, cost and consistency", ""]
+    lines += _table(["model", *dimensions], table, "l" + "r" * len(dimensions))
+    lines += ["", "Scored from what every run measured, on fixed reference points (docs/results.md); ? unknown.", ""]
+    return lines + (unknown + [""] if unknown else [])
 
 
 def _other_rankings(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]:
@@ -498,9 +555,9 @@ def _cost_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
             cost = _mapping(_mapping(models.get(row.name)).get("cost"))
             unpriced = _int(cost.get("unpriced_runs"))
             table.append([md(row.name), fmt_usd(num(cost.get("cost_usd"))) + (f" (+{unpriced} ?)" if unpriced else ""),
-                          fmt_usd(num(cost.get("cost_per_task_usd"))), fmt_usd(num(cost.get("cost_per_success_usd"))),
+                          fmt_per_1k(num(cost.get("cost_per_task_usd"))), fmt_per_1k(num(cost.get("cost_per_success_usd"))),
                           fmt(num(cost.get("points_per_usd")), ",.0f")])
-        lines += _table(["model", "total", "per task", "per success", "points per $"], table, "lrrrr")
+        lines += _table(["model", "total", "per 1k tasks", "per 1k successes", "points per $"], table, "lrrrr")
         lines.append("")
     if budget:
         block = _mapping(document.get("budget"))
@@ -537,6 +594,7 @@ def _baseline_md(document: Mapping[str, Any]) -> list[str]:
         latency = _mapping(entry.get("latency_p95_ms"))
         cost = _mapping(entry.get("cost_per_task_usd"))
         cost_delta = num(cost.get("delta"))
+        cost_delta = None if cost_delta is None else 1000.0 * cost_delta  # per 1k tasks
         table.append([md(name), str(_int(entry.get("shared_tasks"))), fmt(num(entry.get("baseline"))),
                       fmt(num(entry.get("current"))), fmt(num(entry.get("delta")), "+.1f"),
                       fmt_interval(num(ci[0]), num(ci[1]), "+.1f"),
@@ -545,7 +603,7 @@ def _baseline_md(document: Mapping[str, Any]) -> list[str]:
                       fmt(num(latency.get("delta")), "+.0f"),
                       fmt_usd_delta(cost_delta)])
     lines += _table(["model", "tasks", "baseline", "now", "Δ score", "interval", "p (Holm)", "errors", "Δ p95 ms",
-                     "Δ $/task"], table, "lrrrrrrrrr")
+                     "Δ $/1k tasks"], table, "lrrrrrrrrr")
     only_now, only_then = block.get("only_current_models") or [], block.get("only_baseline_models") or []
     if only_now:
         lines += ["", "Not in the baseline: " + ", ".join(md(m) for m in only_now) + "."]
@@ -586,6 +644,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     if rows:
         lines += _ranking(document, rows)
         lines += _categories(document, rows)
+        lines += _measured_md(document, rows)
         lines += _other_rankings(document, rows)
     else:
         lines += ["No model has results.", ""]
@@ -605,6 +664,10 @@ def append_github_summary(markdown: str, environ: Mapping[str, str] | None = Non
     if not target:
         return None
     path = Path(target)
+    if path.exists() and not path.is_file():
+        from ..core.files import OutputPathError
+
+        raise OutputPathError(f"$GITHUB_STEP_SUMMARY {str(path)!r} is not a regular file; it was not written")
     with path.open("a", encoding="utf-8") as stream:
         stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
     return path

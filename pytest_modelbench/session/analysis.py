@@ -15,8 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from ..core.dimensions import Dimensions
 from ..core.records import RunRecord
-from ..core.scoring import category_scores, clean_float, overall_scores, pass_at_k_block
+from ..core.scoring import (
+    ScoreColumns,
+    category_scores,
+    clean_float,
+    overall_scores,
+    pass_at_k_block,
+    score_columns,
+    task_clusters,
+    weighted_category_mean,
+)
 from ..core.table import RunTable
 from ..cost import (
     ModelPrice,
@@ -28,7 +38,7 @@ from ..cost import (
     summarize_costs,
 )
 from ..profile.summary import percentiles, summarise_loads, token_total
-from ..stats import clustered_wilson_interval
+from ..stats import clustered_wilson_interval, normal_ppf
 
 #: The trade-off line names the cheapest model within this many score points of the best.
 TRADEOFF_POINTS = 5.0
@@ -74,16 +84,21 @@ def _finite(value: Any) -> Any:
 
 
 def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float],
-              models: Sequence[str] | None = None, table: RunTable | None = None) -> dict[str, dict[str, Any]]:
+              models: Sequence[str] | None = None, table: RunTable | None = None, *,
+              dimensions: Dimensions | None = None, columns: ScoreColumns | None = None) -> dict[str, dict[str, Any]]:
     """The ``models`` block of the results file: one entry per model, JSON builtins only.
 
     ``table`` is ``RunTable.from_records(records, models)`` when the caller has it already.
+    With ``dimensions`` (or ``columns``) the measured dimensions are categories of the score,
+    and each model gains a ``dimensions`` block (docs/results.md).
     """
     names = list(models) if models is not None else sorted({r.model for r in records})
     if table is None:
         table = RunTable.from_records(records, names)
-    cat_score, cat_pass, cat_tasks = category_scores(table)
-    overall = overall_scores(cat_score, table.categories, category_weights)
+    if columns is None:
+        columns = score_columns(table, dimensions)
+    cat_score, cat_pass, cat_tasks = category_scores(table, columns)
+    overall = overall_scores(cat_score, columns.categories, category_weights)
     by_outcome = np.zeros((table.n_models, 3), dtype=np.int64)
     np.add.at(by_outcome, (table.model, table.outcome.astype(np.int64)), 1)
     skipped: dict[str, int] = {}
@@ -108,9 +123,13 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
         count_skipped = skipped.get(name, 0)
         counts[name] = {"runs": passed + failed + errors + count_skipped, "passed": passed,
                         "failed": failed, "errors": errors, "skipped": count_skipped}
-    cat_runs = np.zeros((table.n_models, len(table.categories)), dtype=np.int64)
+    cat_runs = np.zeros((table.n_models, len(columns.categories)), dtype=np.int64)
     measured = table.measured
-    np.add.at(cat_runs, (table.model[measured], table.task_category[table.task[measured]]), 1)
+    answer_category = columns.category[columns.answers]  # the answer columns are the tasks, in order
+    np.add.at(cat_runs, (table.model[measured], answer_category[table.task[measured]]), 1)
+    marked_tasks = np.zeros((table.n_models, len(columns.categories)), dtype=np.int64)
+    np.add.at(marked_tasks, (slice(None), answer_category), ~np.isnan(columns.values[:, columns.answers]))
+    measured_blocks = _dimension_blocks(table, columns, dimensions)
     task_runs = table.cell_counts()
     task_passes = np.zeros((table.n_models, table.n_tasks))
     np.add.at(task_passes, (table.model[measured], table.task[measured]), table.passed[measured])
@@ -138,13 +157,10 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             "quality_mean": float(table.quality[rows & measured].mean()) if counted else None,
             "score": clean_float(overall[i]),
             "categories": {
-                category: {
-                    "score": clean_float(cat_score[i, c]),
-                    "pass_rate": clean_float(cat_pass[i, c]),
-                    "tasks": int(cat_tasks[i, c]),
-                    "runs": int(cat_runs[i, c]),
-                }
-                for c, category in enumerate(table.categories)
+                category: _category_entry(cat_score[i, c], cat_pass[i, c], int(cat_tasks[i, c]),
+                                          int(marked_tasks[i, c]), int(cat_runs[i, c]),
+                                          measured_blocks.get(category, [None] * len(names))[i])
+                for c, category in enumerate(columns.categories)
                 if cat_tasks[i, c] > 0
             },
             "latency_ms": percentiles(table.latency_ms[called]),
@@ -152,6 +168,8 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
             "input_tokens": token_total(table.input_tokens[called]),
             "output_tokens": token_total(table.output_tokens[called]),
         }
+        if measured_blocks:
+            summary[name]["dimensions"] = {dimension: blocks[i] for dimension, blocks in measured_blocks.items()}
         if name in cpu:
             summary[name]["resources"] = {"client_cpu_s": cpu[name], "client_peak_rss_mb": rss.get(name)}
         if name in loads:
@@ -171,6 +189,57 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
     return summary
 
 
+def _category_entry(score: float, pass_rate: float, columns: int, marked: int, runs: int,
+                    dimension: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A model's entry in ``categories``: its score, and for a measured dimension where the
+    score came from (the measured part, the marked tasks, or both halves)."""
+    entry = {"score": clean_float(score), "pass_rate": clean_float(pass_rate), "tasks": marked or columns,
+             "runs": runs}
+    if dimension is not None:
+        entry["tasks"] = marked
+        entry["measured_tasks"] = dimension["tasks"]
+        entry["source"] = ("measured and marked tasks" if marked and dimension["score"] is not None
+                           else "marked tasks" if marked else "measured")
+    return entry
+
+
+Z95 = normal_ppf(0.975)
+
+#: Why a measured dimension has no score, by dimension (the cost reason is refined in ``analyse``).
+UNKNOWN_REASONS = {
+    "speed": "no run called the model, so no latency was measured",
+    "cost": "no run's cost is known (no price, or the server reported no token counts)",
+    "consistency": "no task was run twice (consistency compares repeated runs of a task)",
+}
+
+
+def _dimension_blocks(table: RunTable, columns: ScoreColumns,
+                      dimensions: Dimensions | None) -> dict[str, list[dict[str, Any]]]:
+    """Per measured dimension, one block per model: its measured score (the mean over tasks of
+    the task scores, every task once) with its task-clustered 95% interval, the tasks it
+    covers, and why it is unknown when it is."""
+    if dimensions is None:
+        return {}
+    cluster, n_clusters = task_clusters(table)
+    blocks: dict[str, list[dict[str, Any]]] = {}
+    for name in dimensions.measured:
+        kind = 1 + columns.dimensions.index(name) if name in columns.dimensions else -1
+        inside = columns.kind == kind
+        values = columns.values[:, inside]
+        mean = weighted_category_mean(values, np.ones(values.shape[1]), np.zeros(values.shape[1], dtype=np.int64),
+                                      np.ones(1), cluster[columns.task[inside]], n_clusters, category_se=False)
+        tasks = (~np.isnan(values)).sum(axis=1)
+        entries = []
+        for i in range(table.n_models):
+            score, se = clean_float(mean.overall[i]), clean_float(mean.overall_se[i])
+            interval = [None, None] if se is None or score is None else \
+                [max(0.0, score - Z95 * se), min(100.0, score + Z95 * se)]
+            entries.append({"score": score, "ci95": interval, "tasks": int(tasks[i]),
+                            "unknown": None if score is not None else UNKNOWN_REASONS[name]})
+        blocks[name] = entries
+    return blocks
+
+
 def _not_measured_reason(count: Mapping[str, int], first_error: str | None) -> str:
     """Why a model has no measured run: every run errored (with the first reason) or was skipped."""
     errors, skipped = count["errors"], count["skipped"]
@@ -185,17 +254,27 @@ def _not_measured_reason(count: Mapping[str, int], first_error: str | None) -> s
 
 def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
             category_weights: Mapping[str, float],
-            cost: CostSettings | None = None, compare: CompareSettings | None = None) -> Analysis:
-    """The analysis blocks of the results document, and the comparison objects behind them."""
+            cost: CostSettings | None = None, compare: CompareSettings | None = None,
+            dimensions: Dimensions | None = None) -> Analysis:
+    """The analysis blocks of the results document, and the comparison objects behind them.
+
+    ``dimensions`` are the measured dimensions (speed, cost, consistency) every score
+    includes; None scores the answers of the marked tasks only."""
     from ..compare.head_to_head import compare as compare_models
     from ..compare.head_to_head import compare_pair
 
     cost = cost or CostSettings()
     compare = compare or CompareSettings()
     table = RunTable.from_records(records, models)
-    summary = summarise(records, category_weights, models, table)
+    summary = summarise(records, category_weights, models, table, dimensions=dimensions)
     document: dict[str, Any] = {"models": summary}
     per_task = _add_costs(document, table, cost)
+    for name in table.models:
+        block = (summary[name].get("dimensions") or {}).get("cost")
+        if block is not None and block["unknown"] is not None:
+            block["unknown"] = ("no price known for this model: set one in [tool.modelbench.prices] or in "
+                                "the model's price table" if cost.prices.get(name) is None else
+                                "the server reported no token counts, so no run could be priced")
     # Only measurements are ranked and compared: a model without one measured run is reported
     # (with why) and left out of rankings, head-to-head and recommendations.
     measured = [name for name in table.models if summary[name]["measured"]]
@@ -210,7 +289,7 @@ def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
         latency = {name: (summary[name]["latency_ms"] or {}).get("p50") for name in measured}
         report = compare_models(
             compared, category_weights, alpha=compare.alpha, seed=compare.seed, bootstrap=compare.bootstrap,
-            costs={name: per_task.get(name) for name in measured}, latency_p50=latency,
+            costs={name: per_task.get(name) for name in measured}, latency_p50=latency, dimensions=dimensions,
         )
         blocks = report.to_dict()
         document["rankings"] = {"headline": compare.rank, **blocks["rankings"]}
@@ -218,7 +297,7 @@ def analyse(records: Sequence[RunRecord], *, models: Sequence[str],
         document["consistency"] = blocks["consistency"]
         if compare.pair is not None and all(name in compared.models for name in compare.pair):
             pair = compare_pair(compared, *compare.pair, category_weights, alpha=compare.alpha, seed=compare.seed,
-                                head_to_head_result=report.head_to_head)
+                                head_to_head_result=report.head_to_head, dimensions=dimensions)
             document["compare"] = pair.to_dict()
     return Analysis(document=_finite(document), comparison=report, pair=pair)
 

@@ -33,6 +33,25 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """A size: a whole number of bytes, or with a unit: ``32MiB``, ``512 KiB``, ``1GiB``."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", str(text))
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; write bytes (33554432) or a number with KiB, MiB or GiB (32MiB)"
+        )
+    value = int(match.group(1)) * _SIZE_UNITS[unit]
+    if value < 1024:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; it must be at least 1 KiB")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -41,6 +60,19 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed; it must be seconds > 0")
     return value
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N): run shard K of N."""
+    parts = str(text).strip().split("/")
+    try:
+        index, count = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not K/N (shard K of N, whole numbers with 1 <= K <= N, e.g. 2/4)") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; K/N needs 1 <= K <= N (e.g. 2/4)")
+    return index, count
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,6 +104,8 @@ OPTIONS = (
     Option("retries", "Retries of a failed model call (default 2)", "N", type=_non_negative_int),
     Option("concurrency", "Model calls in flight at once per model, fetched ahead of each task's run "
             "(default 16 for hosted public APIs, 1 elsewhere; 1 = one call at a time)", "N", type=_positive_int),
+    Option("max_response_bytes", "Largest response body accepted from a model server, counted after "
+            "decompression (default 32MiB)", "BYTES|NMiB", type=parse_bytes),
     Option("volume", "Project each model's monthly cost at this many tasks per day (also /hour, /month)",
             "N/day"),
     Option("budget", "Mark which models' projected monthly cost fits this budget (needs --modelbench-volume)",
@@ -82,6 +116,8 @@ OPTIONS = (
             "--modelbench-cache=PATH to name another file", "PATH", kind="optional",
             const=".modelbench/cache.sqlite"),
     Option("replay", "Answer only from a response store, opened read-only: no model calls", "PATH"),
+    Option("cache_lock_timeout", "Seconds to wait for another process's lock on the response store "
+            "before giving up (default 60)", "SECONDS", type=_seconds),
     Option("rank", "Ranking shown as the headline (all are computed; default weighted)",
             "weighted|bradley_terry|elo|borda|pareto"),
     Option("alpha", "Significance level of comparisons after Holm adjustment (default 0.05)", "ALPHA"),
@@ -99,4 +135,14 @@ OPTIONS = (
             kind="append"),
     Option("use_case", "Show the recommendation for one use case only", "NAME"),
     Option("judge", "Model behind the 'judge' fixture (LLM-as-judge); any model spec", "SPEC"),
+    Option("shard", "Run only shard K of N of the tasks (all models and runs of a task in one shard)", "K/N",
+            type=parse_shard),
+    Option("plan", "Show what the session would run and cost (tasks, runs, calls, estimates); call no model",
+            kind="flag"),
+    Option("text_limit", "Bytes of each run's prompt and reply kept in the results (default 4096; 0 keeps none)",
+            "BYTES", type=_non_negative_int),
+    Option("sandbox", "Where generated code runs (run_python and friends): auto (bubblewrap when it "
+            "works, else resource limits only, with a warning), require (fail unless bubblewrap "
+            "works) or off (resource limits only); default $MODELBENCH_SANDBOX, else auto",
+            "auto|require|off"),
 )

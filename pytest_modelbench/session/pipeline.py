@@ -8,7 +8,8 @@ the same functions on a saved results file, so both give the same numbers.
 
 Exit codes follow pytest's: 1 when a gate fails or a model was not measured because every run
 of it errored (an unreachable model is a broken benchmark, not a bad model), 4 (usage error)
-when the baseline could not be compared. Does not import pytest.
+when the baseline could not be compared or an output file could not be written (the other
+outputs and the summary still are). Does not import pytest.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class SessionResult:
     baseline_note: str | None = None
     exit_code: int | None = None
     partial: str | None = None
+    written: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    write_errors: list[str] = dataclasses.field(default_factory=list)
 
 
 def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[str, Any] | None = None,
@@ -75,6 +78,7 @@ def finish(records: Sequence[RunRecord], settings: Settings, *, prices: Mapping[
             max_cost_usd=settings.max_cost_usd,
         ),
         compare=CompareSettings(alpha=settings.alpha, rank=settings.rank, pair=settings.compare),
+        dimensions=settings.dimensions,
     )
     document = analysis.document
     if session_spend is not None:
@@ -102,10 +106,11 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
 
         try:
             comparison = compare_to_baseline(result.records, baseline, category_weights=settings.categories,
-                                             alpha=settings.alpha)
+                                             alpha=settings.alpha, dimensions=settings.dimensions)
         except ConfigError as exc:
             result.baseline_error = str(exc)
-            result.exit_code = EXIT_USAGE_ERROR
+            if not _replaces_baseline(settings):
+                result.exit_code = EXIT_USAGE_ERROR
         else:
             document["baseline"] = comparison.to_dict()
             result.baseline_comparison = comparison
@@ -113,10 +118,14 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
         from ..compare.baseline import cost_per_task_by_model
         from ..compare.gates import evaluate_gates
 
+        gates = settings.gates
+        if comparison is None and gates.fail_on_regression:
+            # The baseline could not be compared (baseline_error, exit 4): the other gates still run.
+            gates = dataclasses.replace(gates, fail_on_regression=False)
         result.gate_results = evaluate_gates(
-            settings.gates, models=document["models"], comparison=comparison,
+            gates, models=document["models"], comparison=comparison,
             cost_per_task=cost_per_task_by_model(result.records),
-        )
+        ) if gates.active else []
         document["gates"] = [gate.to_dict() for gate in result.gate_results]
     cases = None
     if settings.use_case is not None:
@@ -124,7 +133,8 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
     elif settings.use_cases:
         cases = list(settings.use_cases.values())
     if result.analysis.comparison is not None:  # at least one model was measured
-        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha)
+        result.recommendations = recommend(document, cases, records=result.records, alpha=settings.alpha,
+                                           dimensions=settings.dimensions)
     document["recommendations"] = [item.to_dict() for item in result.recommendations]
 
 
@@ -134,11 +144,19 @@ def wants_files(settings: Settings) -> bool:
                 or settings.update_baseline)
 
 
+def _replaces_baseline(settings: Settings) -> bool:
+    """Whether a baseline that shares nothing with this session is replaced rather than an
+    error: --modelbench-update-baseline without --modelbench-fail-on-regression."""
+    return settings.update_baseline and not (settings.gates is not None and settings.gates.fail_on_regression)
+
+
 def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], Mapping[str, Any]]) -> None:
     """Write the results file, the reports, the GitHub job summary and the new baseline.
 
     ``meta`` builds the document's ``meta`` block; it is called only when a file is written
-    (it may ask git for the commit).
+    (it may ask git for the commit). A file that cannot be written does not stop the others:
+    its error is kept in ``result.write_errors`` (shown in the summary) and the exit code is
+    4; the files written are listed in ``result.written``.
     """
     if not wants_files(settings):
         return
@@ -149,17 +167,32 @@ def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], 
     full = build_document(meta(), models, result.records, **document)
     document["models"] = models
     if settings.json_path is not None:
-        write_json_atomic(settings.json_path, full)
+        _write(result, "results", settings.json_path, lambda: write_json_atomic(settings.json_path, full))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if settings.reports or summary_file:
+        from ..core.results import plain_document
         from ..reports import append_github_summary, render_markdown, write_report
 
+        plain = plain_document(full)  # the reports render what the results file holds
         for path in settings.reports:
-            write_report(full, path)
+            _write(result, "report", path, lambda path=path: write_report(plain, path))
         if summary_file:
-            append_github_summary(render_markdown(full))
+            _write(result, "job summary", summary_file, lambda: append_github_summary(render_markdown(plain)))
     if settings.update_baseline:
         _update_baseline(result, settings, full)
+
+
+def _write(result: SessionResult, what: str, path: Any, write: Callable[[], Any]) -> bool:
+    """Run ``write``; on failure keep a message naming ``what`` and ``path`` and set exit 4."""
+    try:
+        write()
+    except (OSError, ConfigError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        result.write_errors.append(f"could not write the {what} file {str(path)!r}: {reason}")
+        result.exit_code = result.exit_code or EXIT_USAGE_ERROR
+        return False
+    result.written.append((what, str(path)))
+    return True
 
 
 def _update_baseline(result: SessionResult, settings: Settings, document: Mapping[str, Any]) -> None:
@@ -169,47 +202,61 @@ def _update_baseline(result: SessionResult, settings: Settings, document: Mappin
     if result.partial is not None:
         result.baseline_note = f"baseline not updated: {result.partial}; its results are partial"
         return
-    if result.baseline_error is not None:
+    if result.baseline_error is not None and not _replaces_baseline(settings):
         result.baseline_note = "baseline not updated: it could not be compared"
         return
     if result.gate_results and not gates_passed(result.gate_results):
         result.baseline_note = "baseline not updated: a gate failed"
         return
-    write_baseline(settings.baseline_path, document)
-    result.baseline_note = f"baseline updated: {settings.baseline_path}"
+    if _write(result, "baseline", settings.baseline_path, lambda: write_baseline(settings.baseline_path, document)):
+        replaced = " (it replaces one that shared nothing with this session)" if result.baseline_error else ""
+        result.baseline_note = f"baseline updated: {settings.baseline_path}{replaced}"
+    else:
+        result.baseline_note = "baseline not updated: its file could not be written"
 
 
-def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0) -> list[Line]:
-    """The whole terminal summary, section titles included."""
-    from ..reports.terminal import summary_lines
+def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int = 0,
+                   width: int = 100) -> list[Line]:
+    """The whole terminal summary, section titles included, each line at most ``width``
+    characters (the terminal's width); one legend line explains the marks and abbreviations
+    used."""
+    from ..reports.terminal import Legend, summary_lines
 
+    width = max(width, 40)
+    legend = Legend()
     lines = [Line("modelbench summary", sep="=")]
-    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity):
+    for text in summary_lines(result.analysis, result.records, settings.categories, verbosity=verbosity,
+                              width=width, legend=legend):
         lines.append(Line(text[4:], sep="-") if text.startswith("--- ") else Line(text))
     if verbosity >= 0:
         if result.baseline_comparison is not None:
             lines.append(Line(f"modelbench baseline: {settings.baseline_path}", sep="-"))
-            lines += [Line(text) for text in result.baseline_comparison.table().splitlines()]
+            rendered = result.baseline_comparison.table(width=width).splitlines()
+            legend.add("p adj", "$/1k tasks")
+            legend.note(rendered)
+            lines += [Line(text) for text in rendered]
         if result.recommendations:
             from ..compare.recommend import recommendation_lines
 
             lines.append(Line("modelbench recommendations", sep="-"))
             verbose = verbosity > 0
-            for text in recommendation_lines(result.recommendations):
-                if verbose or not text.startswith(" "):  # rationales with -v
-                    lines.append(Line(text))
+            lines += [Line(text) for text in recommendation_lines(result.recommendations, width=width,
+                                                                   rationales=verbose)]
             if not verbose:
                 lines.append(Line("-v shows the rationale of each recommendation"))
+        lines += [Line(text) for text in legend.lines(width)]
+    # reasons and errors stay on one line each: CI logs are searched for them
     if result.baseline_error is not None:
         lines.append(Line(f"baseline not compared: {result.baseline_error}", color="yellow"))
     for entry in result.document.get("not_measured") or ():
         if entry["errors"]:
             lines.append(Line(f"modelbench: model {entry['model']!r} was not measured: {entry['reason']}; "
                               "the session fails", color="red"))
-    if settings.json_path is not None:
-        lines.append(Line(f"results written to {settings.json_path}"))
-    for path in settings.reports:
-        lines.append(Line(f"report written to {path}"))
+    for what, path in result.written:
+        if what in ("results", "report"):
+            lines.append(Line(f"{what} written to {path}"))
+    for error in result.write_errors:
+        lines.append(Line(error, color="red"))
     if result.partial is not None:
         lines.append(Line(f"modelbench: {result.partial}; these results are partial"
                           + ("; gates not evaluated" if settings.gates is not None else ""), color="yellow"))
@@ -218,7 +265,7 @@ def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int 
 
         passed = gates_passed(result.gate_results)
         lines.append(Line("modelbench gates", sep="=", color="green" if passed else "red"))
-        lines += [Line(text) for text in gate_lines(result.gate_results)]
+        lines += [Line(text) for text in gate_lines(result.gate_results, width=width)]
     if result.baseline_note is not None:
         lines.append(Line(result.baseline_note))
     return lines

@@ -10,6 +10,7 @@ after closing whatever was already opened. Does not import pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from ..models.model import CallMeter, CallTotals, Model
+from ..models.model import CallMeter, CallTotals, Model, TextPolicy
 from .settings import Settings
 
-#: Providers that run on this machine: no price is expected, so none is warned about.
+#: Providers that run on this machine: free ($0 a call, whatever the token counts) unless a
+#: price is set for the model, so no price is warned about.
 LOCAL_PROVIDERS = ("echo", "ollama", "python")
 #: Model calls in flight per model by default, for a hosted public API (docs/concurrency.md);
 #: every other model makes one call at a time unless told otherwise.
@@ -65,11 +67,48 @@ def _endpoint_of(spec: Any, environ: Mapping[str, str]) -> str:
     return endpoint_key(spec.provider, spec.base_url or spec.model, None)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PriceWarning:
+    """A model without a price: the warning's text, and the file and line it points at."""
+
+    model: str
+    message: str
+    filename: str
+    lineno: int
+
+
+def _read_lines(path: Path | None) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines() if path is not None else []
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare when it can be, else quoted."""
+    bare = name.replace("-", "").replace("_", "").isalnum() and name.isascii()
+    return name if bare else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _run_load(**options: Any) -> Any:
     """``model.load()``: the load generator of the profiling wing, imported when first used."""
     from ..profile.load import run_load
 
     return run_load(**options)
+
+
+#: Variables whose values (API keys) are redacted from the prompts and replies a run keeps.
+KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+
+
+def _text_policy(settings: Settings, environ: Mapping[str, str]) -> TextPolicy:
+    """``--modelbench-text-limit`` and the keys the configured models (and judge) may use."""
+    from ..models.providers._http import Secret
+
+    judge = [settings.judge] if settings.judge is not None else []
+    names = {*KEY_VARIABLES, *(spec.api_key_env for spec in [*settings.models, *judge] if spec.api_key_env)}
+    keys = sorted({environ[name] for name in names if environ.get(name)})
+    return TextPolicy(settings.text_limit, tuple(Secret(key) for key in keys))
 
 
 class SessionRuntime:
@@ -89,7 +128,9 @@ class SessionRuntime:
         worker_files = worker_files or {}
         self.settings = settings
         self.is_worker = is_worker
-        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries)
+        options = ProviderOptions(timeout=settings.timeout, retries=settings.retries,
+                                  max_response_bytes=settings.max_response_bytes)
+        self.texts = _text_policy(settings, options.environ)
         self.specs = {spec.name: spec for spec in settings.models}
         self.providers: dict[str, Any] = {}
         self.judge_provider: Any = None
@@ -103,13 +144,21 @@ class SessionRuntime:
         self._limiter_dir: str | None = None
         try:
             self.prices, self.self_hosting = self._resolve_prices(options.environ)
-            from ..models.cache import CachingProvider, ResponseStore
+            from ..models.cache import CachingProvider, ResponseStore, StoreError
 
             replay_path, cache_path = settings.replay_path, settings.cache_path
-            if replay_path:
-                self._store = ResponseStore(replay_path, readonly=True)
-            elif cache_path:
-                self._store = ResponseStore(cache_path)
+            try:
+                if replay_path:
+                    self._store = ResponseStore(replay_path, readonly=True, lock_timeout_s=settings.cache_lock_timeout)
+                elif cache_path:
+                    self._store = ResponseStore(cache_path, lock_timeout_s=settings.cache_lock_timeout)
+            except StoreError as exc:
+                option = "--modelbench-replay" if replay_path else "--modelbench-cache"
+                raise ConfigError(
+                    f"{option}: {exc}. Another process (another pytest session?) holds its lock: wait for it "
+                    "to finish, give this session its own file, or wait longer with "
+                    "--modelbench-cache-lock-timeout=SECONDS"
+                ) from None
 
             def make(spec: Any) -> Any:
                 if replay_path:
@@ -136,7 +185,7 @@ class SessionRuntime:
     # -- configuration -------------------------------------------------------------------
 
     def _resolve_prices(self, environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        from ..cost import PriceTable, parse_self_hosting
+        from ..cost import LOCAL_FREE_PRICE, PriceTable, parse_self_hosting
         from ..models.providers import uses_public_api
 
         table = PriceTable.load(self.settings.tool.get("prices"))
@@ -150,6 +199,8 @@ class SessionRuntime:
             declared = parse_self_hosting(spec.extra, spec.name)
             if declared is not None and spec is not self.settings.judge:
                 hosting[spec.name] = declared
+            elif prices[spec.name] is None and spec.provider in LOCAL_PROVIDERS:
+                prices[spec.name] = LOCAL_FREE_PRICE  # free, unless a price or GPU cost is declared
         return prices, hosting
 
     def unpriced_models(self) -> list[str]:
@@ -157,6 +208,28 @@ class SessionRuntime:
         judge = [self.settings.judge] if self.settings.judge is not None else []
         return [spec.name for spec in [*self.settings.models, *judge]
                 if spec.provider not in LOCAL_PROVIDERS and self.prices[spec.name] is None]
+
+    def price_warnings(self, pyproject: Path | None) -> list[PriceWarning]:
+        """One warning per model without a price, located where the price belongs: the
+        model's table in ``pyproject``, else its ``[tool.modelbench.prices]`` (or
+        ``[tool.modelbench]``) table, else the file's first line."""
+        lines = _read_lines(pyproject)
+        warnings = []
+        for name in self.unpriced_models():
+            spec = self.specs.get(name) or self.settings.judge
+            named = name in self.settings.named_models
+            key = f"price = {{ input = ..., output = ... }} in [tool.modelbench.models.{name}]" if named else \
+                f"[tool.modelbench.prices] {_toml_key(name)} = {{ input = ..., output = ... }}"
+            served = f" (model id {spec.model!r})" if spec is not None and spec.model and spec.model != name else ""
+            message = (f"modelbench: no price known for model {name!r}{served}; its cost is unknown (shown as ?, "
+                       f"never as $0) and it has no cost score. Set {key} in USD per 1M tokens "
+                       "(input = 0, output = 0 for a model that costs nothing)")
+            headings = ([f"[tool.modelbench.models.{name}]", f'[tool.modelbench.models."{name}"]'] if named else []) \
+                + ["[tool.modelbench.prices]", "[tool.modelbench]"]
+            lineno = next((number for heading in headings for number, line in enumerate(lines, start=1)
+                           if line.strip() == heading), 1)
+            warnings.append(PriceWarning(name, message, str(pyproject) if pyproject else "pyproject.toml", lineno))
+        return warnings
 
     def _load_baseline(self) -> None:
         settings = self.settings
@@ -179,10 +252,12 @@ class SessionRuntime:
         except ConfigError as exc:
             raise ConfigError(f"--modelbench-baseline: {exc}") from None
         known = sorted({record.model for record in self.baseline.records})
-        if not set(known) & set(self.specs):
+        replacing = settings.update_baseline and not (settings.gates is not None and settings.gates.fail_on_regression)
+        if not set(known) & set(self.specs) and not replacing:
             raise ConfigError(
                 f"--modelbench-baseline: {str(path)!r} shares no model with this run; "
-                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}"
+                f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}; "
+                "to replace it, run with --modelbench-update-baseline (without --modelbench-fail-on-regression)"
             )
 
     def _open_ledger(self, worker_ledger: str | None) -> None:
@@ -263,7 +338,7 @@ class SessionRuntime:
         return files
 
     def _meter(self, spec: Any) -> CallMeter:
-        return CallMeter(self.prices.get(spec.name), self.ledger, free=spec.provider == "echo")
+        return CallMeter(self.prices.get(spec.name), self.ledger)
 
     # -- per run -------------------------------------------------------------------------
 
@@ -278,9 +353,11 @@ class SessionRuntime:
         ``prefetch`` holds the run's calls fetched ahead (``models/prefetch.py``)."""
         spec = self.specs[name]
         provider = self.providers[name]
+        totals.texts = self.texts
         return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
                      totals=totals, meter=self._meter(spec), task=task, endpoint=self._load_endpoint(spec),
                      loads=loads, load_runner=_run_load, retries=self.settings.retries,
+                     max_response_bytes=self.settings.max_response_bytes,
                      channel=self.channel(name), prefetch=prefetch)
 
     def _load_endpoint(self, spec: Any) -> Callable[[], tuple[str, str | None]] | None:

@@ -6,15 +6,18 @@ import dataclasses
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
 from ..core.config import category_weights
+from ..core.dimensions import Dimensions
 from ..models.specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
 
-TOOL_KEYS = ("categories", "models", "prices", "use_cases")
+TOOL_KEYS = ("categories", "consistency", "cost", "models", "prices", "speed", "use_cases")
+#: Bytes of a run's prompt and of its reply kept in its record (``--modelbench-text-limit``).
+DEFAULT_TEXT_LIMIT = 4096
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class Settings:
     retries: int = 2
     #: ``--modelbench-concurrency``: model calls in flight per model; None = the default policy.
     concurrency: int | None = None
+    max_response_bytes: int = 32 * 1024 * 1024
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
     tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -45,6 +49,12 @@ class Settings:
     reports: tuple[Path, ...] = ()
     use_cases: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     use_case: str | None = None
+    shard: tuple[int, int] | None = None
+    plan: bool = False
+    text_limit: int = DEFAULT_TEXT_LIMIT
+    sandbox: str | None = None
+    cache_lock_timeout: float = 60.0
+    dimensions: Dimensions = dataclasses.field(default_factory=Dimensions)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -53,7 +63,9 @@ class Settings:
             "timeout": self.timeout,
             "retries": self.retries,
             "concurrency": self.concurrency,
+            "max_response_bytes": self.max_response_bytes,
             "category_weights": dict(self.categories),
+            "dimensions": self.dimensions.to_dict(),
             "volume_tasks_per_day": self.volume_per_day,
             "budget_usd_per_month": self.budget_usd_per_month,
             "max_cost_usd": self.max_cost_usd,
@@ -63,6 +75,7 @@ class Settings:
             "alpha": self.alpha,
             "rank": self.rank,
             "baseline": None if self.baseline_path is None else str(self.baseline_path),
+            "sandbox": self.sandbox,
             "gates": None if self.gates is None else {
                 "fail_on_regression": self.gates.fail_on_regression, "tolerance": self.gates.tolerance,
                 "min_score": None if self.gates.min_score is None else {
@@ -70,6 +83,9 @@ class Settings:
                 "max_p95_latency_ms": self.gates.max_p95_latency_ms,
                 "max_cost_per_task": self.gates.max_cost_per_task,
             },
+            "use_cases": [case.to_dict() for case in self.use_cases.values()],
+            "shard": None if self.shard is None else f"{self.shard[0]}/{self.shard[1]}",
+            "text_limit": self.text_limit,
         }
 
 
@@ -104,6 +120,22 @@ def parse_int(text: Any, what: str, minimum: int) -> int:
     return value
 
 
+def parse_size(text: Any, what: str, default: int = 32 * 1024 * 1024) -> int:
+    """A byte size from the command line (already an int) or an ini value (``32MiB``)."""
+    if text in (None, ""):
+        return default
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    from argparse import ArgumentTypeError
+
+    from .options import parse_bytes
+
+    try:
+        return parse_bytes(str(text))
+    except ArgumentTypeError as exc:
+        raise ConfigError(f"{what} {exc}") from None
+
+
 def parse_seconds(text: Any, what: str) -> float:
     try:
         value = float(str(text).strip())
@@ -135,10 +167,19 @@ def resolve(
     named = parse_named_models(tool.get("models"), providers)
     models_text = values.get("models") or ""
     models = tuple(parse_model_list(models_text, providers, named))
+    if not models and str(models_text).strip():
+        raise ConfigError(
+            f"--modelbench-models {models_text!r} names no model; write SPEC[,SPEC...], e.g. "
+            "--modelbench-models=echo or openai:gpt-4o-mini"
+        )
+    sandbox = parse_sandbox(values.get("sandbox"))
     if not models:
         # Nothing will be benchmarked: the other settings are not needed, and skipping them
         # keeps the heavy modules (numpy and what uses it) out of sessions without models.
-        return Settings(categories=categories, named_models=named, tool=dict(tool))
+        return Settings(categories=categories, named_models=named, tool=dict(tool), sandbox=sandbox)
+    from ..core.dimensions import parse_dimensions
+
+    dimensions = parse_dimensions(tool)
     judge_text = (values.get("judge") or "").strip()
     judge = parse_spec(judge_text, providers, named) if judge_text else None
     from ..cost import parse_budget, parse_usd, parse_volume
@@ -163,7 +204,12 @@ def resolve(
             "record with the cache, then replay"
         )
     volume, budget, max_cost = values.get("volume"), values.get("budget"), values.get("max_cost")
-    return Settings(
+    if budget and not volume:
+        raise ConfigError(
+            f"--modelbench-budget {budget!r} needs --modelbench-volume=N/day: the budget is compared with "
+            "the monthly cost projected at that volume"
+        )
+    settings = Settings(
         models=models,
         runs=None if runs in (None, "") else parse_int(runs, "modelbench runs", 1),
         json_path=_path(json_path, rootdir),
@@ -174,6 +220,7 @@ def resolve(
         retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
         concurrency=None if values.get("concurrency") in (None, "") else parse_int(
             values["concurrency"], "modelbench concurrency", 1),
+        max_response_bytes=parse_size(values.get("max_response_bytes"), "modelbench max_response_bytes"),
         categories=categories,
         named_models=named,
         tool=dict(tool),
@@ -190,7 +237,65 @@ def resolve(
         reports=tuple(_path(report, rootdir) for report in _report_paths(values.get("report"))),
         use_cases=use_cases,
         use_case=use_case,
+        shard=_shard(values.get("shard")),
+        plan=parse_bool(values.get("plan") or False, "--modelbench-plan"),
+        text_limit=DEFAULT_TEXT_LIMIT if values.get("text_limit") in (None, "")
+        else parse_int(values["text_limit"], "modelbench text limit", 0),
+        sandbox=sandbox,
+        cache_lock_timeout=60.0 if values.get("cache_lock_timeout") in (None, "")
+        else parse_seconds(values["cache_lock_timeout"], "modelbench cache_lock_timeout"),
+        dimensions=dimensions,
     )
+    check_output_paths(settings)
+    return settings
+
+
+def apply_sandbox(mode: str | None) -> Callable[[], None] | None:
+    """Make ``mode`` (``--modelbench-sandbox``: auto, require, off) this process's sandbox mode
+    for generated code; the function that restores the previous mode, None when no mode was
+    given. ConfigError for a bad mode, or for ``require`` without a working bubblewrap."""
+    if mode is None:
+        return None
+    from ..design.scorers._sandbox import configure_sandbox, set_default_sandbox
+
+    previous = configure_sandbox(mode)
+    return lambda: set_default_sandbox(previous)
+
+
+def check_output_paths(settings: Settings) -> None:
+    """ConfigError (naming the option and the path) unless every file the session will write
+    at its end can be written: checked before any model is called. The same file may not be
+    given for two outputs."""
+    from ..core.files import check_output_path
+
+    outputs = [("--modelbench-json", settings.json_path)]
+    outputs += [("--modelbench-report", path) for path in settings.reports]
+    if settings.update_baseline:
+        outputs.append(("--modelbench-update-baseline (--modelbench-baseline)", settings.baseline_path))
+    seen: dict[Path, str] = {}
+    for what, path in outputs:
+        if path is None:
+            continue
+        target = check_output_path(path, what)
+        if target in seen:
+            raise ConfigError(f"{what} {str(path)!r} is also the file of {seen[target]}; give each output its own file")
+        seen[target] = what
+
+
+def _shard(value: Any) -> tuple[int, int] | None:
+    """``--modelbench-shard`` (parsed already) or the ini ``modelbench_shard`` text."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, tuple):
+        return value
+    import argparse
+
+    from .options import parse_shard
+
+    try:
+        return parse_shard(value)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"modelbench shard {exc}") from None
 
 
 def _path(text: Any, base: Path) -> Path | None:
@@ -202,6 +307,15 @@ def _path(text: Any, base: Path) -> Path | None:
 
 
 RANK_METHODS = ("weighted", "bradley_terry", "elo", "borda", "pareto")
+
+
+def parse_sandbox(text: Any) -> str | None:
+    """``--modelbench-sandbox``: auto, require or off; None when not given."""
+    if text in (None, ""):
+        return None
+    from ..design.scorers._sandbox import check_sandbox_mode
+
+    return check_sandbox_mode(text, "--modelbench-sandbox")
 
 
 def parse_alpha(text: Any) -> float:

@@ -322,14 +322,21 @@ def test_write_baseline_round_trip_drops_comparison_blocks(tmp_path):
     assert baseline_document(document).keys() == {"schema_version", "meta", "models", "runs"}
 
 
-def test_to_dict_is_json_and_rows_fit_100_columns():
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_to_dict_is_json_and_rows_fit_the_width(width):
     before = random_records({"a-very-long-model-name-that-goes-on-and-on": 0.8, "b": 0.7}, 20, 3, 2)
     after = random_records({"a-very-long-model-name-that-goes-on-and-on": 0.6, "b": 0.7}, 20, 3, 3)
     comparison = compare_to_baseline(after, base(before))
     json.dumps(comparison.to_dict(), allow_nan=False)
-    text = comparison.table()
-    assert max(len(line) for line in text.splitlines()) <= 100
-    assert "a-very-lon…nd-on" in text  # cut in the middle, still telling it apart
+    text = comparison.table(width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    # wrapped, never cut: the first column's lines below the rule read the whole name back
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if set(line) <= {"-", " "})
+    column = len(lines[rule].split()[0])
+    first = [line[:column].strip() for line in lines[rule + 1:]]
+    assert "".join(first) == "a-very-long-model-name-that-goes-on-and-on" + "b"
+    assert "…" not in text
     assert comparison.to_dict()["models"]["b"]["shared_tasks"] == 20
 
 

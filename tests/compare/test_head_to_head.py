@@ -12,6 +12,7 @@ import pytest
 from pytest_modelbench import stats
 from pytest_modelbench.core.records import RunRecord
 from pytest_modelbench.core.table import RunTable
+from pytest_modelbench.core.text import table as text_table
 from pytest_modelbench.compare.head_to_head import (
     NO_DIFFERENCE,
     NOT_COMPARABLE,
@@ -442,7 +443,6 @@ def assert_builtins(value, path="report"):
 
 
 def test_compare_report_and_terminal_rows():
-    tabulate = pytest.importorskip("tabulate")
     rng = np.random.default_rng(11)
     names = [f"provider/model-number-{i:02d}-long" for i in range(20)]
     info = {f"t{i:02d}": {"category": ("accuracy", "safety")[i % 2]} for i in range(12)}
@@ -454,14 +454,20 @@ def test_compare_report_and_terminal_rows():
     assert set(data["head_to_head"]["categories"]) == {"accuracy", "safety"}
     assert set(data["consistency"]) == set(names)
 
-    def width(rows):
-        return max(len(line) for line in tabulate.tabulate(rows[1:], headers=rows[0]).splitlines())
+    def width(rows, wrap=None, columns=None):
+        text = text_table(rows[0], rows[1:], ("left",) * len(rows[0]), width=columns, wrap=wrap)
+        return max(len(line) for line in text.splitlines())
 
-    assert width(report.head_to_head.rows()) <= 100
-    blocks = report.head_to_head.matrix_rows()
-    assert len(blocks) == 2 and all(width(block) <= 100 for block in blocks)
-    assert sum(len(block[0]) - 1 for block in blocks) == 20
-    assert blocks[0][1][1] == "."  # a model against itself
+    for columns in (80, 100, 120):
+        assert width(report.head_to_head.rows(), {0: "name", 4: "words", 5: "words"}, columns) <= columns
+        blocks = report.head_to_head.matrix_rows(width=columns)
+        assert all(width(block) <= columns for block in blocks)
+        assert sum(len(block[0]) - 1 for block in blocks) == 20
+        assert blocks[0][1][1] == "."  # a model against itself
+        # the row labels hold the whole names (wrapped when long), never cut
+        assert all(names[i] in blocks[0][i + 1][0].replace("\n  ", "") for i in range(20))
     pair = compare_pair(table, names[0], names[19], WEIGHTS, permutations=500)
-    assert width(pair.rows()) <= 100 and width(pair.disagreement_rows()) <= 100
+    assert width(pair.rows(), {0: "name", 6: "words", 7: "words"}, 100) <= 100
+    assert width(pair.disagreement_rows(), {0: "name", 1: "name"}, 100) <= 100
     assert comparison_rows([])[0][0] == "A vs B"
+    assert f"{names[0]} vs {names[1]}" == report.head_to_head.rows()[1][0]

@@ -275,3 +275,17 @@ def test_bad_arguments():
         recommend({}, [CASE])
     with pytest.raises(ValueError, match="min_coverage 2 is not allowed"):
         recommend({"models": {}}, [CASE], min_coverage=2)
+
+
+def test_an_unknown_cost_is_not_measured_for_high_volume_and_says_why():
+    document = {"models": {
+        "priced": {"pass_rate": 0.9, "categories": {c: {"score": 80.0} for c in ("speed", "cost", "accuracy",
+                                                                                  "consistency")}},
+        "unpriced": {"pass_rate": 0.9, "categories": {c: {"score": 90.0} for c in ("speed", "accuracy", "consistency")},
+                     "dimensions": {"cost": {"score": None, "unknown": "no price known for this model"}}},
+    }}
+    [rec] = recommend(document, [BUILTIN_USE_CASES["high_volume"]])
+    assert rec.recommended == "priced"
+    assert [e.to_dict() for e in rec.not_measured] == [
+        {"model": "unpriced", "reason": "cost unknown: no price known for this model"}]
+    assert "unpriced (cost unknown: no price known for this model)" in rec.rationale

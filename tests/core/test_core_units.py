@@ -107,7 +107,8 @@ class TestRecords:
                    cost_usd=0.25)
         fields = totals.as_fields()
         assert fields == {"calls": 2, "latency_ms": 15.0, "ttft_ms": 2.0, "input_tokens": 8,
-                          "output_tokens": None, "cost_usd": 0.75, "cached": False, "retries": 2}
+                          "output_tokens": None, "cost_usd": 0.75, "cached": False, "retries": 2,
+                          "prompt": None, "reply": "b"}  # the last call's reply; no messages given
         totals.add(Completion("c", latency_ms=1.0))
         assert totals.as_fields()["cost_usd"] is None  # a call of unknown cost makes the run's unknown
 
@@ -237,7 +238,9 @@ class TestResultsFile:
     @pytest.mark.parametrize(("content", "message"), [
         (None, "does not exist"), ("{", "is not valid JSON"),
         ('{"schema_version": 99, "runs": []}', "has schema_version 99"),
-        ('{"schema_version": 1, "runs": [{"task": 1}]}', "malformed run"),
+        ('{"schema_version": 1, "runs": [{"task": 1}]}',
+         r"has 7 invalid fields in its runs: run 0: field 'task' is 1; it must be a non-empty string; "
+         r"run 0: field 'model' is missing"),
     ])
     def test_bad_results_files(self, tmp_path, content: str | None, message: str) -> None:
         path = tmp_path / "r.json"

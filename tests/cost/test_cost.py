@@ -30,7 +30,9 @@ from pytest_modelbench.cost import (
     break_even,
     cheapest_within,
     cost_rows,
+    format_cost_per_task,
     format_usd,
+    format_usd_per_1k,
     output_throughput,
     parse_budget,
     parse_price,
@@ -417,7 +419,7 @@ def test_unpriced_runs_are_left_out_and_counted():
     assert summary.cost_per_success_usd == pytest.approx(0.24 / 4, rel=1e-12)  # t4's pass is unpriced
     assert summary.passed_runs == 5
     rows = cost_rows([summary]).rows
-    assert rows[0][1] == "$0.240 (+2 ?)"
+    assert rows[0][1] == "$0.24 (+2 ?)"
 
 
 def test_unknown_price_gives_unknown_costs_but_known_tokens():
@@ -865,10 +867,21 @@ def test_cheapest_within_rejects_bad_input(scores, costs, points, message):
 @pytest.mark.parametrize(
     ("value", "text"),
     [(None, "?"), (float("nan"), "?"), (0.0, "$0"), (1234.5, "$1,234"), (12.345, "$12.35"),
-     (1.0, "$1.00"), (0.5, "$0.500"), (0.00123456, "$0.00123"), (1.2e-7, "$0.000000120")],
+     (1.0, "$1.00"), (0.5, "$0.50"), (0.00123456, "$0.00123"), (1.2e-7, "$0.00000012"), (0.0051, "$0.0051"),
+     (0.01, "$0.01"), (-0.25, "$-0.25"), (3.84e-5, "$0.0000384")],
 )
 def test_format_usd(value, text):
     assert format_usd(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "?"), (0.0, "$0"), (3.84e-5, "$0.04"), (0.0021, "$2.10"), (1.7, "$1,700"), (3.8e-6, "$0.0038"),
+     (4.2e-9, "$0.0000042")],
+)
+def test_format_usd_per_1k_has_no_scientific_notation(value, text):
+    assert format_usd_per_1k(value) == text
+    assert "e-" not in format_cost_per_task(value)
 
 
 def test_cost_rows_render_with_tabulate():
@@ -877,7 +890,7 @@ def test_cost_rows_render_with_tabulate():
     projections = {name: summary.projection(1000) for name, summary in summaries.items()}
     rows = cost_rows(summaries.values(), projections=projections, budget_usd_per_month=1500)
     assert rows.headers[-2:] == ("monthly (95% CI)", "budget")
-    assert rows.rows[0] == ("a", "$0.240", "$0.240", "$0.0333", "$0.0600", "4,000", "6,000", "2,400",
+    assert rows.rows[0] == ("a", "$0.24", "$0.24", "$0.0333", "$0.06", "4,000", "6,000", "2,400",
                             "$1,015 ($219.16–$1,810)", "fits?")
     assert rows.rows[1][1:] == ("?", "?", "?", "?", "100", "100", "?", "?", "?")
     text = tabulate(rows.rows, headers=rows.headers)
@@ -888,3 +901,43 @@ def test_domain_modules_do_not_import_pytest():
     code = "import sys, pytest_modelbench.cost, pytest_modelbench.cost.ledger; print('pytest' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------
+# Free means $0
+
+
+def test_a_free_price_costs_nothing_whatever_the_token_counts():
+    free = ModelPrice("local", 0.0, 0.0)
+    assert free.free and not ModelPrice("x", 0.0, 1.0).free
+    assert run_cost(free, None, None) == 0.0 and run_cost(free, 10, None) == 0.0
+    assert run_cost(ModelPrice("x", 1.0, 1.0), None, 5) is None  # a real price still needs the counts
+    records = [record("t1", "local", 1, output_tokens=None), record("t1", "paid", 1, output_tokens=None)]
+    table = RunTable.from_records(records)
+    costs = run_costs(table, {"local": free, "paid": ModelPrice("p", 1.0, 1.0)})
+    assert costs[table.model == table.models.index("local")].tolist() == [0.0]
+    assert np.isnan(costs[table.model == table.models.index("paid")]).all()
+
+
+def test_local_providers_are_free_unless_priced():
+    from pytest_modelbench.models.model import CallMeter
+    from pytest_modelbench.models.completion import Completion
+    from pytest_modelbench.models.providers import BUILTIN_PROVIDERS
+    from pytest_modelbench.session.runtime import SessionRuntime
+    from pytest_modelbench.session.settings import resolve
+
+    tool = {"models": {"priced": {"provider": "python", "model": "math:sqrt", "price": {"input": 1.0, "output": 2.0}},
+                       "gpu": {"provider": "python", "model": "math:sqrt", "gpu_hourly_usd": 2.0, "gpus": 1}}}
+    settings = resolve(values={"models": "echo,python:math:sqrt,ollama:llama3,priced,gpu"}, providers=BUILTIN_PROVIDERS,
+                       tool=tool, rootdir=Path("."))
+    runtime = SessionRuntime(settings, BUILTIN_PROVIDERS)
+    try:
+        assert runtime.prices["echo"].free and runtime.prices["python:math:sqrt"].free
+        assert runtime.prices["ollama:llama3"].free
+        assert runtime.prices["priced"].output_usd_per_mtok == 2.0
+        assert runtime.prices["gpu"] is None  # a declared GPU cost: not free per token, costed as self-hosted
+        assert runtime.unpriced_models() == []
+    finally:
+        runtime.close()
+    meter = CallMeter(runtime.prices["python:math:sqrt"])
+    assert meter.cost(Completion(text="x", input_tokens=None, output_tokens=None)) == 0.0

@@ -1,13 +1,17 @@
 """Validation of the scorers on real data in shared/data (never copied into the repository).
 
 - HumanEval (Chen et al. 2021): the code runner passes all 164 canonical solutions, fails
-  every problem whose body is replaced by ``pass``, and kills infinite loops at the timeout.
+  every problem whose body is replaced by ``pass``, kills infinite loops at the timeout, and
+  passes none of the completions that try to exit with code 0 before (or instead of) the
+  checks: ``sys.exit(0)``, ``os._exit(0)``, ``atexit.register(os._exit, 0)``, ``SystemExit``
+  raised in the checks, an exception hook that exits 0, a module-level exit.
 - GSM8K (Cobbe et al. 2021): the final-number extractor reproduces the recorded correctness
   labels of all four models' 1319 solutions in example_model_solutions.jsonl.
 
 The data lives beside the repository: <repo>/../shared/data. Tests skip, saying so, when it
-is absent. Set MODELBENCH_FULL_VALIDATION=1 to also run the infinite-loop check on all 164
-problems (about a minute on 2 cores).
+is absent. Set MODELBENCH_FULL_VALIDATION=1 to run the infinite-loop check and the exit hacks
+on all 164 problems (about a minute each on 2 cores); by default they run on a subset spread
+over the set (every 16th problem for the loops, every 8th for the exit hacks).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ GSM8K_MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_ver
 WORKERS = 2
 PASS_TIMEOUT_S = 5.0
 LOOP_TIMEOUT_S = 1.5
+FULL_VALIDATION = os.environ.get("MODELBENCH_FULL_VALIDATION") == "1"
 
 
 def _require(path: Path) -> None:
@@ -100,12 +105,30 @@ def test_humaneval_infinite_loops_are_killed_at_the_timeout(humaneval):
     _check_loops_killed(subset, LOOP_TIMEOUT_S, WORKERS, require_entry=True)
 
 
-@pytest.mark.skipif(os.environ.get("MODELBENCH_FULL_VALIDATION") != "1",
+@pytest.mark.skipif(not FULL_VALIDATION,
                     reason="full 164-problem infinite-loop run: set MODELBENCH_FULL_VALIDATION=1")
 def test_humaneval_infinite_loops_all_problems(humaneval):
     # The wall-clock kill does not depend on CPU, so 4 workers on 2 cores is fine here; the
     # loop may start late on a loaded machine, so its entry is not required.
     _check_loops_killed(humaneval, 1.0, 4, require_entry=False)
+
+
+# Completions that end the program with exit code 0 before the checks can fail it. Before
+# the harness required its proof of completion, each of these passed all 164 problems.
+EXIT_HACKS = {
+    "sys.exit(0)": "    import sys\n    sys.exit(0)\n",
+    "os._exit(0)": "    import os\n    os._exit(0)\n",
+    "atexit os._exit": "    import atexit, os\n    atexit.register(os._exit, 0)\n    return None\n",
+    "SystemExit in check": "    raise SystemExit(0)\n",
+    "excepthook exits 0": "    import os, sys\n    sys.excepthook = lambda *exc: os._exit(0)\n    return None\n",
+    "module-level exit": "    return None\nimport sys\nsys.exit(0)\n",
+}
+@pytest.mark.parametrize("hack", sorted(EXIT_HACKS))
+def test_humaneval_exit_hacks_never_pass(humaneval, hack):
+    problems = humaneval if FULL_VALIDATION else humaneval[::8]  # 21 problems spread over the set
+    programs = [humaneval_program(problem, EXIT_HACKS[hack]) for problem in problems]
+    results = run_python_many(programs, workers=WORKERS, timeout_s=PASS_TIMEOUT_S)
+    assert _failures(problems, results, lambda result: result.status in ("failed", "error")) == []
 
 
 # --- GSM8K --------------------------------------------------------------------------------

@@ -556,13 +556,12 @@ def test_tool_use_input_is_assembled_and_counts_for_ttft() -> None:
     assert (completion.input_tokens, completion.output_tokens) == (30, 12)
 
 
-def test_empty_deltas_do_not_count_for_ttft() -> None:
+def test_a_stream_of_empty_deltas_is_no_content() -> None:
     parts = [message_start(), block_start(0, {"type": "text", "text": ""}), text_delta(0, ""),
              block_stop(0), message_delta("end_turn"), message_stop()]
     provider, _ = mock_provider(parts)
-    with provider:
-        completion = provider.complete(MESSAGES)
-    assert completion.text == "" and completion.ttft_ms is None
+    with provider, pytest.raises(ModelResponseError, match=r"no content received \(6 events, stop_reason 'end_turn'\)"):
+        provider.complete(MESSAGES)
 
 
 def test_unknown_events_and_signature_deltas_are_handled() -> None:

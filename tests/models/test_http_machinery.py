@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import random
+import warnings
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -29,6 +30,7 @@ from pytest_modelbench.models.providers._http import (
     RetryPolicy,
     Secret,
     SSEDecoder,
+    SSELineTooLong,
     SSEEvent,
     call_with_retries,
     error_excerpt,
@@ -503,10 +505,10 @@ def test_non_content_output_counts_for_ttft(delta: dict, message_key: str) -> No
     assert message_key in completion.raw["choices"][0]["message"]
 
 
-def test_no_output_means_no_ttft() -> None:
+def test_a_stream_without_output_is_no_content() -> None:
     stream = sse_bytes(delta_chunk({"role": "assistant", "content": ""}), delta_chunk({}, "length"), "[DONE]")
-    completion = provider(Script(streamed(stream))).complete(MESSAGES)
-    assert (completion.text, completion.ttft_ms, completion.finish_reason) == ("", None, "length")
+    with pytest.raises(ModelResponseError, match=r"no content received \(2 chunks, finish_reason 'length'\)"):
+        provider(Script(streamed(stream))).complete(MESSAGES)
 
 
 def test_tool_call_deltas_are_assembled() -> None:
@@ -539,13 +541,19 @@ def test_missing_or_bad_usage_is_unknown_not_zero(usage: dict | None) -> None:
     if usage is not None:
         last["usage"] = usage
     stream = sse_bytes(delta_chunk({"content": "x"}), last, "[DONE]")
-    completion = provider(Script(streamed(stream))).complete(MESSAGES)
+    reported = isinstance(usage, dict) and any(value is not None for value in usage.values())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        completion = provider(Script(streamed(stream))).complete(MESSAGES)
     assert completion.input_tokens is None and completion.output_tokens is None
+    # A count that is absent is simply unknown; one that is present but not a count says so.
+    assert len(completion.notes) == len(caught) == (len([v for v in usage.values() if v is not None])
+                                                    if reported else 0)
 
 
 def test_usage_inside_the_finish_chunk_and_zero_is_kept() -> None:
     last = delta_chunk({}, finish_reason="stop", usage={"prompt_tokens": 3, "completion_tokens": 0})
-    completion = provider(Script(streamed(sse_bytes(last, "[DONE]")))).complete(MESSAGES)
+    completion = provider(Script(streamed(sse_bytes(delta_chunk({"content": "."}), last, "[DONE]")))).complete(MESSAGES)
     assert (completion.input_tokens, completion.output_tokens) == (3, 0)
 
 
@@ -895,3 +903,26 @@ def test_closed_provider_refuses_calls() -> None:
     llm.close()  # idempotent
     with pytest.raises(RuntimeError, match=r"OpenAIProvider\(model='m'.*is closed"):
         llm.complete(MESSAGES)
+
+
+def test_sse_line_length_is_bounded_with_and_without_a_newline() -> None:
+    with pytest.raises(SSELineTooLong, match="stream line longer than 10 characters"):
+        SSEDecoder(max_line_chars=10).feed(b"data: 0123456789\n")
+    decoder = SSEDecoder(max_line_chars=10)
+    decoder.feed(b"data: 01")
+    with pytest.raises(SSELineTooLong):
+        decoder.feed(b"23456789")  # the unfinished line passed the limit
+
+
+def test_sse_line_split_over_many_reads_is_joined_once() -> None:
+    decoder = SSEDecoder()
+    data = b"data: " + b"x" * 5000 + b"\r\n\r\n"
+    events = []
+    for start in range(0, len(data), 7):
+        events += decoder.feed(data[start : start + 7])
+    assert [event.data for event in events] == ["x" * 5000]
+
+
+def test_sse_event_repr_hides_its_data() -> None:
+    event = SSEEvent(data='{"error": "bad key sk-secret-0123456789"}')
+    assert "sk-secret" not in repr(event) and repr(event) == "SSEEvent(event='message', data=<41 characters>)"

@@ -109,8 +109,14 @@ def test_python_model_and_json(pytester: pytest.Pytester) -> None:
     # reasoning: every run passes with recorded quality 0.25 -> 100 * (0.6 * 1 + 0.4 * 0.25)
     assert solver["categories"]["reasoning"] == {"score": pytest.approx(70.0), "pass_rate": 1.0, "tasks": 2, "runs": 6}
     assert solver["categories"]["accuracy"]["score"] == 100.0
-    # overall: (0.05 * 70 + 0.25 * 100) / 0.30
-    assert solver["score"] == pytest.approx((0.05 * 70 + 0.25 * 100) / 0.30)
+    # measured from the runs: a local model answers in well under 200 ms (speed 100), costs $0
+    # (cost 100) and gives the same answer every run (consistency 100)
+    assert {name: block["score"] for name, block in solver["dimensions"].items()} == {
+        "speed": 100.0, "cost": 100.0, "consistency": 100.0}
+    assert solver["categories"]["speed"]["source"] == "measured"
+    assert solver["cost"]["cost_per_task_usd"] == 0.0
+    # overall: (0.05 * 70 + 0.25 * 100 + 0.10 * 100 * 3) / 0.60
+    assert solver["score"] == pytest.approx((0.05 * 70 + 0.25 * 100 + 0.1 * 300) / 0.60)
     echo = document["models"]["echo"]
     assert echo["pass_rate"] == pytest.approx(5 / 11)
     low, high = echo["pass_rate_ci95"]
@@ -281,7 +287,11 @@ def test_custom_categories_from_pyproject(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--modelbench-models=echo", "--modelbench-json=r.json")
     assert result.ret == 0
     echo = json.loads((pytester.path / "r.json").read_text())["models"]["echo"]
-    assert echo["score"] == pytest.approx(100 * 0.5 / 0.6)
+    # neither test calls the model: no latency (speed unknown), nothing spent (cost 100), one
+    # run per task (consistency unknown)
+    assert echo["dimensions"]["speed"]["score"] is None and echo["dimensions"]["consistency"]["score"] is None
+    assert echo["dimensions"]["cost"]["score"] == 100.0
+    assert echo["score"] == pytest.approx((0.5 * 100 + 0.1 * 0 + 0.1 * 100) / 0.7)
 
 
 def test_named_models_from_pyproject(pytester: pytest.Pytester) -> None:
@@ -294,7 +304,7 @@ def test_named_models_from_pyproject(pytester: pytest.Pytester) -> None:
     pytester.syspathinsert()
     pytester.makepyfile(ADDITION)
     result = pytester.runpytest("--modelbench-models=baseline", "-q")
-    result.stdout.fnmatch_lines(["#*model*score*95% interval", "*1*baseline*95.0*", "12 passed*"])  # -q: ranking only
+    result.stdout.fnmatch_lines(["#*model*score*95% interval", "*1*baseline*97.5*", "12 passed*"])  # -q: ranking only
 
 
 @pytest.mark.parametrize(

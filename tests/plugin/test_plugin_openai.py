@@ -87,12 +87,29 @@ def test_measurements_cost_and_no_secret(pytester: pytest.Pytester, server: Fake
 def test_unknown_price_is_unknown_not_zero(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
     server.always(Calculator())
     pytester.makepyfile(SUITE.format(runs=1))
+    pytester.makepyprojecttoml("""
+        [tool.pytest.ini_options]
+        addopts = "-p no:cacheprovider"
+
+        [tool.modelbench.prices]
+    """)
     result = pytester.runpytest_subprocess(f"--modelbench-models=openai:calc@{server.url}", "--modelbench-json=r.json")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*no price known for model 'openai:calc'*"])
+    # the warning names the model and the key to set, and points at the configuration, not at plugin.py
+    result.stdout.fnmatch_lines([
+        "*pyproject.toml:4: PytestWarning: modelbench: no price known for model 'openai:calc' (model id 'calc'); "
+        "its cost is unknown*Set [[]tool.modelbench.prices[]] \"openai:calc\" = { input = ..., output = ... }*",
+        "*[[]tool.modelbench.prices[]]*",
+    ])
+    assert "plugin.py" not in result.stdout.str()
     document = json.loads((pytester.path / "r.json").read_text())
     assert document["models"]["openai:calc"]["cost"]["cost_usd"] is None
     assert all(run["cost_usd"] is None for run in document["runs"])
+    # no price: the cost dimension is unknown (never scored as if free), and the summary says why
+    block = document["models"]["openai:calc"]["dimensions"]["cost"]
+    assert block["score"] is None and block["unknown"].startswith("no price known for this model")
+    assert "cost" not in document["models"]["openai:calc"]["categories"]
+    result.stdout.fnmatch_lines(["*unknown: cost of openai:calc: no price known for this model*"])
 
 
 def test_server_errors_are_error_outcomes(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
@@ -165,10 +182,12 @@ def test_ollama_provider_against_local_server(pytester: pytest.Pytester, server:
     pytester.makepyfile(SUITE.format(runs=1))
     result = pytester.runpytest_subprocess("--modelbench-models=ollama:qwen2.5", "--modelbench-json=r.json")
     assert result.ret == 0
-    result.stdout.no_fnmatch_line("*no price known*")  # a local model: unknown cost, no warning
+    result.stdout.no_fnmatch_line("*no price known*")  # a local model is free unless priced: no warning
     assert calculator.calls == 2 and server.requests[0].path == "/v1/chat/completions"
     assert "authorization" not in server.requests[0].headers
-    assert json.loads((pytester.path / "r.json").read_text())["models"]["ollama:qwen2.5"]["passed"] == 1
+    summary = json.loads((pytester.path / "r.json").read_text())["models"]["ollama:qwen2.5"]
+    assert summary["passed"] == 1
+    assert summary["cost"]["cost_usd"] == 0.0 and summary["dimensions"]["cost"]["score"] == 100.0
 
 
 def test_cached_and_reasoning_tokens_are_priced(pytester: pytest.Pytester, server: FakeOpenAI) -> None:
@@ -238,9 +257,18 @@ def test_load_profile_in_a_benchmark_run(pytester: pytest.Pytester) -> None:
             metrics_url = "{handle.metrics_url}"
             price = {{ input = 0.0, output = 0.0 }}
         """)
-        result = pytester.runpytest_subprocess("--modelbench-models=m", "--modelbench-json=r.json")
+        result = pytester.runpytest_subprocess("--modelbench-models=m", "--modelbench-json=r.json",
+                                               "--modelbench-report=r.html")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*modelbench load*", "m *c=1*", "m *c=4*"])
+    # the HTML report has the load profile: charts and one row per level
+    from pytest_modelbench.reports import render_html
+
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    assert page == render_html(json.loads((pytester.path / "r.json").read_text()))
+    load_section = page[page.index('<section id="load">'):]
+    load_section = load_section[:load_section.index("</section>")]
+    assert load_section.count('class="chart line-chart"') == 2 and ">c=1<" in load_section and ">c=4<" in load_section
     document = json.loads((pytester.path / "r.json").read_text())
     levels = document["models"]["m"]["load"]
     assert [(level["level"], level["runs"]) for level in levels] == [(1, 2), (4, 2)]

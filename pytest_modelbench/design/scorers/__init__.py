@@ -39,6 +39,7 @@ from ._code import (
 )
 from ._json import JSONResult, SchemaViolation, check_json, extract_json, validate_json
 from ._result import ScoreResult
+from ._sandbox import SANDBOX_MODES, SandboxWarning
 from ._safety import RefusalResult, check_refusal, detect_refusal, is_refusal
 from ._sql import QueryResult, SQLDatabase, SQLExecutionError, SQLResult, check_sql
 from ._text import (
@@ -61,10 +62,12 @@ __all__ = [
     "LanguageGuess",
     "QueryResult",
     "RefusalResult",
+    "SANDBOX_MODES",
     "SQLDatabase",
     "SQLExecutionError",
     "SQLResult",
     "SUPPORTED_LANGUAGES",
+    "SandboxWarning",
     "SchemaViolation",
     "ScoreResult",
     "ToolCallF1",

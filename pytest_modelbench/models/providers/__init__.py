@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..._exceptions import ConfigError, SpecError
 from ..completion import Completion
-from ..specs import ModelSpec
+from ..specs import ModelSpec, check_url_credentials
 
 
 class Provider(Protocol):
@@ -31,9 +31,14 @@ class Provider(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProviderOptions:
+    """What every provider of a session is built with: the timeout of one attempt (seconds),
+    the retries after it, the cap on a response body counted after decompression (bytes), and
+    the environment keys and base URLs are read from."""
+
     timeout: float = 60.0
     retries: int = 2
     environ: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
+    max_response_bytes: int = 32 * 1024 * 1024
 
 
 ProviderFactory = Callable[[ModelSpec, ProviderOptions], Provider]
@@ -68,7 +73,8 @@ def resolve_openai_endpoint(spec: ModelSpec, environ: Mapping[str, str]) -> tupl
     from .openai import DEFAULT_BASE_URL
 
     base_url = spec.base_url or environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    return base_url, _api_key(spec, environ, "OPENAI_API_KEY")
+    # With url_auth the URL's user info authenticates: no key is sent (as _http_provider).
+    return base_url, None if spec.url_auth else _api_key(spec, environ, "OPENAI_API_KEY")
 
 
 def _http_provider(
@@ -85,12 +91,15 @@ def _http_provider(
     (None: the provider is sent no key); an empty variable counts as unset, which is a
     SpecError only when the spec named the variable itself.
     """
-    api_key = _api_key(spec, options.environ, default_key_env)
+    check_url_credentials(base_url, f"model {spec.name!r}", url_auth=spec.url_auth)
+    # With url_auth the URL's user info authenticates (as Basic auth): no key is sent.
+    api_key = None if spec.url_auth else _api_key(spec, options.environ, default_key_env)
     params = dict(spec.params)
     stream = params.pop("stream", True)
     return provider_class(
         spec.model, base_url=base_url, api_key=api_key, timeout=options.timeout,
         max_retries=options.retries, params=params, stream=bool(stream),
+        max_response_bytes=options.max_response_bytes,
     )
 
 

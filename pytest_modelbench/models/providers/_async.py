@@ -2,17 +2,28 @@
 
 Each function here does what its namesake in ``_http.py`` does, on an ``httpx.AsyncClient``:
 same retry rules (:class:`~._http.RetryPolicy`, :class:`~._http.RetryableFailure`), same
-deadline checked after every network read, same SSE parsing (:class:`~._http.SSEDecoder` fed
-by the reads) and the same error messages (:class:`~._http.CallErrors`). Only the waiting is
-asynchronous, so a provider's sync and async paths measure and fail alike. Does not import
-pytest.
+reading of the body (:class:`~._http.StreamReading` for event streams, the same JSON checks),
+same protections and the same error messages (:class:`~._http.CallErrors`):
+
+- the body is read raw and decoded here (identity, gzip, deflate) a bounded piece at a time,
+  and stops past ``max_response_bytes`` *decoded* bytes (:class:`~._http.BodyTooLarge`), so a
+  compression bomb or an endless stream cannot exhaust memory;
+- the whole attempt is bounded by its deadline: sending the request and waiting for the
+  response headers, then every read of the body, are each given only the time left
+  (``asyncio.timeout``), so a server trickling its headers or its body is cut off at the
+  deadline, as :class:`~._http.DeadlineTransport` does for the sync path;
+- event streams go through the linear SSE decoder with its line limit, and a body that is not
+  an event stream (an HTML page from a proxy) is reported as such.
+
+Only the waiting is asynchronous, so a provider's sync and async paths measure and fail alike.
+Needs an asyncio event loop (the plugin's I/O loop, or the test's). Does not import pytest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -21,25 +32,36 @@ import httpx
 
 from ..completion import Completion
 from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     ERROR_BODY_LIMIT,
+    READ_FAILURES,
+    BodyTooLarge,
     CallErrors,
     Deadline,
     DeadlineExceeded,
+    ErrorBody,
     FellBack,
     JSONReply,
     OpenResponse,
     Received,
     RetryableFailure,
     RetryPolicy,
-    SSEDecoder,
     StreamAssembly,
+    StreamReading,
     _after_attempts,
+    _BodyDecoder,
+    already_read,
     encode_json_body,
-    error_excerpt,
     http_timeout,
+    json_read_failed,
+    json_reply,
 )
 
 T = TypeVar("T")
+
+#: The content codings the body readers decode (asked for on every request, whatever the
+#: client's own default says).
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 async def acall_with_retries(
@@ -72,10 +94,32 @@ async def asend_with_fallbacks(attempt: Callable[[], Awaitable[T]], max_fallback
 
 def make_async_client(headers: Mapping[str, str], seconds: float,
                       transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """:func:`~._http.make_client` for async calls: ``seconds`` for every timeout, no redirects."""
+    """:func:`~._http.make_client` for async calls: ``seconds`` for every timeout, no redirects,
+    only the content codings the readers decode."""
     return httpx.AsyncClient(
-        transport=transport, headers=dict(headers), timeout=http_timeout(seconds), follow_redirects=False,
+        transport=transport, headers={"Accept-Encoding": ACCEPT_ENCODING, **dict(headers)},
+        timeout=http_timeout(seconds), follow_redirects=False,
     )
+
+
+async def within(deadline: Deadline, awaitable: Awaitable[T], error: type[httpx.TimeoutException]) -> T:
+    """Await ``awaitable`` for at most the time left of ``deadline``; ``error`` (an httpx
+    timeout, so that it is judged as httpx's own) when the deadline passes first. Under an
+    event loop other than asyncio's (trio through anyio), httpx's own per-operation timeouts
+    are the only bound."""
+    if not _in_asyncio() or not math.isfinite(deadline.seconds):
+        return await awaitable  # under another event loop (trio): httpx's own timeouts only
+    left = deadline.remaining()
+    if left <= 0:
+        close = getattr(awaitable, "close", None)
+        if close is not None:  # never awaited: no "was never awaited" warning
+            close()
+        raise error("the attempt's deadline passed")
+    try:
+        async with asyncio.timeout(left):
+            return await awaitable
+    except TimeoutError:
+        raise error("the attempt's deadline passed") from None
 
 
 @contextlib.asynccontextmanager
@@ -84,16 +128,18 @@ async def aopen_response(
     errors: CallErrors, headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[OpenResponse]:
     """:func:`~._http.open_response` on an AsyncClient. ``headers`` are added to the request
-    (an async client made elsewhere lacks the provider's own headers)."""
+    (an async client made elsewhere lacks the provider's own headers). Sending the request and
+    waiting for the response headers get the time left of the attempt's deadline."""
     content = encode_json_body(body)
     request_headers = dict(headers or {})
     request_headers["Accept"] = "text/event-stream" if body.get("stream") else "application/json"
+    request_headers["Accept-Encoding"] = ACCEPT_ENCODING
     request = client.build_request(
         "POST", url, content=content, headers=request_headers, timeout=http_timeout(seconds),
     )
     deadline = Deadline.starting_now(seconds)
     try:
-        response = await client.send(request, stream=True)
+        response = await within(deadline, client.send(request, stream=True), httpx.ReadTimeout)
     except httpx.TimeoutException as exc:
         raise RetryableFailure(errors.timeout(seconds, "waiting for the response")) from exc
     except httpx.TransportError as exc:
@@ -104,76 +150,88 @@ async def aopen_response(
         await response.aclose()
 
 
-async def aiter_body(response: httpx.Response, deadline: Deadline) -> AsyncIterator[Received]:
-    """:func:`~._http.iter_body` on an async response."""
-    async for data in response.aiter_bytes():
-        if not data:
-            continue
-        at = time.perf_counter()
-        yield Received(data, at)
-        if deadline.expired():
-            raise DeadlineExceeded(f"deadline of {deadline.seconds:g} s passed")
+async def aiter_body(response: httpx.Response, deadline: Deadline,
+                     limit: int = DEFAULT_MAX_RESPONSE_BYTES) -> AsyncIterator[Received]:
+    """:func:`~._http.iter_body` on an async response: the decoded body as it arrives, 64 KiB
+    at most per step; BodyTooLarge past ``limit`` decoded bytes; each read waits at most the
+    time left (an ``httpx.ReadTimeout`` at the deadline), and DeadlineExceeded once a read
+    arrives past it."""
+    content = already_read(response)
+    if content is not None:
+        # Built in memory (httpx.MockTransport in tests): httpx has read and decoded it already.
+        decoder = _BodyDecoder(None)
+        reads: AsyncIterator[bytes] = _one(content)
+    else:  # httpx.StreamConsumed when read before, as httpx's own iterators say
+        decoder = _BodyDecoder(response.headers.get("content-encoding"))
+        reads = response.aiter_raw()
+    total = 0
+    async with contextlib.aclosing(reads):
+        while True:
+            try:
+                raw = await within(deadline, anext(reads), httpx.ReadTimeout)
+            except StopAsyncIteration:
+                break
+            if not raw:
+                continue
+            at = time.perf_counter()
+            for piece in decoder.decode(raw):
+                total += len(piece)
+                if total > limit:
+                    raise BodyTooLarge(limit)
+                yield Received(piece, at)
+            if deadline.expired():
+                raise DeadlineExceeded(f"deadline of {deadline.seconds:g} s passed")
+    at = time.perf_counter()
+    for piece in decoder.flush():
+        total += len(piece)
+        if total > limit:
+            raise BodyTooLarge(limit)
+        yield Received(piece, at)
 
 
-async def aread_error_body(response: httpx.Response, deadline: Deadline) -> bytes:
+def _in_asyncio() -> bool:
+    try:
+        return asyncio.current_task() is not None
+    except RuntimeError:  # no asyncio loop runs this coroutine
+        return False
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def aread_error_body(response: httpx.Response, deadline: Deadline) -> ErrorBody:
     """:func:`~._http.read_error_body` on an async response."""
     data = bytearray()
     try:
-        async for received in aiter_body(response, deadline):
-            data += received.data
-            if len(data) >= ERROR_BODY_LIMIT:
-                break
-    except (DeadlineExceeded, httpx.HTTPError):
+        async with contextlib.aclosing(aiter_body(response, deadline, ERROR_BODY_LIMIT)) as body:
+            async for received in body:
+                data += received.data
+    except (BodyTooLarge, DeadlineExceeded, httpx.HTTPError):
         pass
-    return bytes(data[:ERROR_BODY_LIMIT])
+    return ErrorBody(bytes(data[:ERROR_BODY_LIMIT]))
 
 
 async def aread_sse_stream(
     response: httpx.Response, deadline: Deadline, errors: CallErrors, assembly: StreamAssembly,
-    *, end_marker: str, stop_field: str, unit: str,
+    *, end_marker: str, stop_field: str, unit: str, limit: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Completion:
     """:func:`~._http.read_sse_stream` on an async response (same rules, same messages)."""
-    decoder = SSEDecoder()
-    bytes_received = 0
-    body = aiter_body(response, deadline)
+    reading = StreamReading(response, deadline, errors, assembly, end_marker=end_marker,
+                            stop_field=stop_field, unit=unit)
     try:
-        async for received in body:
-            bytes_received += len(received.data)
-            for event in decoder.feed(received.data):
-                if assembly.add(event, received.at):
-                    completion = assembly.completion(deadline.start, received.at)
+        async with contextlib.aclosing(aiter_body(response, deadline, limit)) as body:
+            async for received in body:
+                completion = reading.add(received)
+                if completion is not None:
                     await _finish_body(body)
                     return completion
-    except DeadlineExceeded:
-        raise errors.timeout(deadline.seconds, "while the stream was still arriving") from None
-    except httpx.TimeoutException as exc:
-        error = errors.timeout(deadline.seconds, f"waiting for the next stream {unit}")
-        if bytes_received == 0:
-            raise RetryableFailure(error) from exc
-        raise error from exc
-    except httpx.TransportError as exc:
-        if bytes_received == 0:
-            raise RetryableFailure(errors.connection(exc)) from exc
-        if assembly.finished:
-            return assembly.completion(deadline.start, assembly.last_at)
-        raise errors.response(
-            f"stream cut off before {end_marker} and before a {stop_field} "
-            f"({type(exc).__name__}: {exc}; {assembly.progress()})"
-        ) from exc
-    except httpx.DecodingError as exc:
-        raise errors.response(f"stream could not be decoded ({exc})") from exc
-    ended_at = time.perf_counter()
-    for event in decoder.close():
-        if assembly.add(event, ended_at, at_end=True):
-            return assembly.completion(deadline.start, ended_at)
-    if bytes_received == 0:
-        raise errors.response(f"empty body (HTTP {response.status_code})")
-    if assembly.finished:
-        return assembly.completion(deadline.start, assembly.last_at or ended_at)
-    raise errors.response(
-        f"stream ended before {end_marker} and before a {stop_field}, so the reply is "
-        f"truncated ({assembly.progress()})"
-    )
+        completion = reading.flush_head()
+    except READ_FAILURES as exc:
+        return reading.failed(exc)
+    if completion is not None:
+        return completion
+    return reading.end()
 
 
 #: After a stream's end marker, how long the end of its body may take to arrive, and how many
@@ -192,40 +250,20 @@ async def _finish_body(body: AsyncIterator[Received]) -> None:
         while drained <= DRAIN_LIMIT:
             received = await asyncio.wait_for(body.__anext__(), DRAIN_S)
             drained += len(received.data)
-    except (StopAsyncIteration, asyncio.TimeoutError, DeadlineExceeded, httpx.HTTPError):
+    except Exception:  # the end of the body, a pause, a broken connection: the answer is complete
         pass
 
 
-async def aread_json_object(response: httpx.Response, deadline: Deadline, errors: CallErrors) -> JSONReply:
+async def aread_json_object(response: httpx.Response, deadline: Deadline, errors: CallErrors,
+                            limit: int = DEFAULT_MAX_RESPONSE_BYTES) -> JSONReply:
     """:func:`~._http.read_json_object` on an async response."""
     data = bytearray()
     last_at = deadline.start
     try:
-        async for received in aiter_body(response, deadline):
-            data += received.data
-            last_at = received.at
-    except DeadlineExceeded:
-        raise errors.timeout(deadline.seconds, "while the body was still arriving") from None
-    except httpx.TimeoutException as exc:
-        error = errors.timeout(deadline.seconds, "reading the body")
-        if not data:
-            raise RetryableFailure(error) from exc
-        raise error from exc
-    except httpx.TransportError as exc:
-        if not data:
-            raise RetryableFailure(errors.connection(exc)) from exc
-        raise errors.response(
-            f"connection closed after {len(data)} bytes of the body ({type(exc).__name__}: {exc})"
-        ) from exc
-    except httpx.DecodingError as exc:
-        raise errors.response(f"body could not be decoded ({exc})") from exc
-    if not data:
-        raise errors.response(f"empty body (HTTP {response.status_code})")
-    body = bytes(data)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise errors.response(f"body is not JSON: {error_excerpt(body)!r}") from None
-    if not isinstance(payload, dict):
-        raise errors.response(f"body is not a JSON object: {error_excerpt(body)!r}")
-    return JSONReply(payload, body, last_at)
+        async with contextlib.aclosing(aiter_body(response, deadline, limit)) as body:
+            async for received in body:
+                data += received.data
+                last_at = received.at
+    except READ_FAILURES as exc:
+        json_read_failed(exc, len(data), deadline, errors)
+    return json_reply(response, data, last_at, errors)

@@ -7,9 +7,15 @@ A provider (``openai.py``, ``anthropic.py``) builds on these pieces:
 - :func:`call_with_retries`: the retry loop; an attempt asks for another try by raising
   :class:`RetryableFailure`.
 - :class:`SSEDecoder` / :class:`SSEEvent`: an incremental server-sent-events parser fed with
-  raw network reads.
-- :class:`Deadline` and :func:`iter_body`: the overall time limit of one attempt, checked
-  after every network read, so that a server trickling keep-alives forever is cut off too.
+  raw network reads, linear in the input and with a bounded line length.
+- :class:`Deadline`, :class:`DeadlineTransport` and :func:`iter_body`: the overall time limit
+  of one attempt. The transport bounds every socket operation (connect, sending, the
+  response headers, each body read) by the time left, so a server that trickles its headers
+  or its body is cut off at the deadline; :func:`iter_body` also checks it after every read
+  (for transports that are not ours, such as ``httpx.MockTransport``).
+- :func:`iter_body` decodes the body itself (identity, gzip, deflate), a bounded piece at a
+  time, and stops with :class:`BodyTooLarge` past ``max_response_bytes`` *decoded* bytes,
+  so a compression bomb or an endless stream cannot exhaust memory.
 - :class:`CallErrors`, :func:`error_excerpt`, :func:`redact`, :func:`safe_url`,
   :class:`Secret`: translation of failures into ``ModelCallError`` / ``ModelTimeoutError`` /
   ``ModelResponseError`` whose messages name the model, the base URL, the status and a short
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import contextvars
 import dataclasses
 import email.utils
 import json
@@ -35,14 +42,18 @@ import math
 import random
 import re
 import time
+import warnings
+import zlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
+import httpcore
 import httpx
 
 from ..._exceptions import (
     ConfigError,
     ModelCallError,
+    ModelError,
     ModelResponseError,
     ModelTimeoutError,
 )
@@ -58,6 +69,18 @@ EXCERPT_CHARS = 300
 
 #: Most bytes of an error body read to build the message.
 ERROR_BODY_LIMIT = 65536
+
+#: Default cap on a response body, counted after decompression.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+#: Longest line of an event stream, in characters.
+MAX_SSE_LINE_CHARS = 8 * 1024 * 1024
+
+#: Largest token count taken as a count (beyond it, or not a whole number: unknown).
+MAX_TOKEN_COUNT = 10**12
+
+#: Decoded bytes produced per step when decompressing a body.
+_DECODE_PIECE = 65536
 
 REDACTED = "[REDACTED]"
 
@@ -192,7 +215,9 @@ def call_with_retries(
     """Run ``attempt`` until it returns, raises anything but RetryableFailure, or retries run out.
 
     When retries run out, the last failure's error is raised, its message ending with the
-    number of attempts made, chained to the low-level exception that caused it.
+    number of attempts made, chained to the low-level exception that caused it. Each attempt
+    bounds its own time, so the call takes at most ``max_retries + 1`` attempts' time plus
+    the waits between them.
     """
     retries_taken = 0
     while True:
@@ -203,6 +228,17 @@ def call_with_retries(
                 raise _after_attempts(failure.error, retries_taken + 1) from failure.__cause__
             sleep(policy.delay(retries_taken, failure.headers))
             retries_taken += 1
+
+
+def without_traceback(error: ModelError) -> ModelError:
+    """``error`` without its frames and the exceptions behind it, to be re-raised ``from None``
+    at a provider's surface: the frames' arguments and locals hold the server's bytes, and the
+    chained httpx/httpcore exceptions' frames the request headers with the key, which a
+    traceback (``--showlocals``, ``--tb=long``) would print. The message says what failed."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error.with_traceback(None)
 
 
 def _after_attempts(error: ModelCallError, attempts: int) -> ModelCallError:
@@ -243,26 +279,216 @@ class Deadline:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Received:
-    """One network read of a response body and the ``perf_counter`` time it arrived."""
+    """One network read of a response body and the ``perf_counter`` time it arrived. Its
+    repr shows the size only (a server may echo a key; tracebacks print locals)."""
 
     data: bytes
     at: float
 
+    def __repr__(self) -> str:
+        return f"Received(<{len(self.data)} bytes>, at={self.at:.6f})"
 
-def iter_body(response: httpx.Response, deadline: Deadline) -> Iterator[Received]:
-    """Yield the body's reads as they arrive; raise DeadlineExceeded once past the deadline.
 
-    The deadline is checked after every read, before waiting for the next one, so a server
-    that keeps sending bytes (keep-alive comments) cannot hold the call past its deadline;
-    a server that sends nothing is cut off by httpx's read timeout.
+class BodyTooLarge(Exception):
+    """The decoded body passed its size limit (``limit`` bytes)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"response larger than {format_bytes(limit)}")
+        self.limit = limit
+
+
+def format_bytes(count: int) -> str:
+    """``32 MiB``, ``1.5 KiB``, ``100 bytes``: a byte count for messages."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:g} {unit}"
+    return f"{count} bytes"
+
+
+class _BodyDecoder:
+    """Decodes a body's ``Content-Encoding`` (none, identity, gzip, deflate) a bounded piece
+    at a time: a small compressed read never becomes a huge buffer at once."""
+
+    def __init__(self, content_encoding: str | None) -> None:
+        codings = [part.strip().lower() for part in (content_encoding or "").split(",") if part.strip()]
+        codings = [coding for coding in codings if coding != "identity"]
+        if len(codings) > 1:
+            raise httpx.DecodingError(f"content-encoding {content_encoding!r} is not supported (several codings)")
+        self._coding = codings[0] if codings else None
+        if self._coding in ("gzip", "x-gzip"):
+            self._zlib: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._coding == "deflate":
+            self._zlib = None  # zlib-wrapped or raw: decided by the first bytes
+        elif self._coding is not None:
+            raise httpx.DecodingError(
+                f"content-encoding {self._coding!r} is not supported; the client asks for gzip or deflate"
+            )
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        if self._coding is None:
+            for start in range(0, len(data), _DECODE_PIECE):
+                yield data[start : start + _DECODE_PIECE]
+            return
+        if self._zlib is None:
+            zlib_wrapped = len(data) >= 2 and (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
+        try:
+            pending = data
+            while True:
+                piece = self._zlib.decompress(pending, _DECODE_PIECE)
+                pending = self._zlib.unconsumed_tail
+                if piece:
+                    yield piece
+                if not pending and len(piece) < _DECODE_PIECE:
+                    break
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"{self._coding} body is corrupt: {exc}") from None
+
+    def flush(self) -> Iterator[bytes]:
+        if self._coding is None or self._zlib is None:
+            return
+        try:
+            rest = self._zlib.flush()
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"{self._coding} body is corrupt: {exc}") from None
+        if rest:
+            yield rest
+        if not self._zlib.eof:
+            raise httpx.DecodingError(f"{self._coding} body is truncated")
+
+
+def iter_body(response: httpx.Response, deadline: Deadline, limit: int) -> Iterator[Received]:
+    """Yield the decoded body as it arrives; BodyTooLarge past ``limit`` decoded bytes;
+    DeadlineExceeded once past the deadline.
+
+    The body is read raw and decoded here, at most 64 KiB per step, so that memory stays
+    bounded whatever the compression ratio. The deadline is checked after every read,
+    before waiting for the next one (with :class:`DeadlineTransport` each read is also
+    bounded by the time left, so a server sending nothing is cut off at the deadline).
     """
-    for data in response.iter_bytes():
-        if not data:
+    content = already_read(response)
+    if content is not None:
+        # Built in memory (httpx.MockTransport in tests): httpx has read and decoded it already.
+        decoder, reads = _BodyDecoder(None), iter([content])
+    else:  # httpx.StreamConsumed when read before, as httpx's own iterators say
+        decoder, reads = _BodyDecoder(response.headers.get("content-encoding")), response.iter_raw()
+    total = 0
+    for raw in reads:
+        if not raw:
             continue
         at = time.perf_counter()
-        yield Received(data, at)
+        for piece in decoder.decode(raw):
+            total += len(piece)
+            if total > limit:
+                raise BodyTooLarge(limit)
+            yield Received(piece, at)
         if deadline.expired():
             raise DeadlineExceeded(f"deadline of {deadline.seconds:g} s passed")
+    at = time.perf_counter()
+    for piece in decoder.flush():
+        total += len(piece)
+        if total > limit:
+            raise BodyTooLarge(limit)
+        yield Received(piece, at)
+
+
+def already_read(response: httpx.Response) -> bytes | None:
+    """The body of a response httpx has read and decoded already (one built in memory), else None."""
+    if not response.is_stream_consumed:
+        return None
+    try:
+        return response.content
+    except httpx.ResponseNotRead:  # iterated by someone else: nothing to read again
+        return None
+
+
+# The deadline (a ``perf_counter`` time) of the attempt running in this context, which
+# :class:`DeadlineTransport` bounds every socket operation by.
+_attempt_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "modelbench_attempt_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def bounded_by(deadline: Deadline) -> Iterator[None]:
+    """Bound the socket operations of :class:`DeadlineTransport` in this block by ``deadline``
+    (nothing when it is infinite: httpx's own timeouts only)."""
+    if not math.isfinite(deadline.seconds):
+        yield
+        return
+    token = _attempt_deadline.set(deadline.at)
+    try:
+        yield
+    finally:
+        _attempt_deadline.reset(token)
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the attempt's deadline; ``error`` when none is left."""
+    at = _attempt_deadline.get()
+    if at is None:
+        return timeout
+    left = at - time.perf_counter()
+    if left <= 0:
+        raise error("the attempt's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(
+            ssl_context, server_hostname, _time_left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_tcp(
+            host, port, _time_left(timeout, httpcore.ConnectTimeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_unix_socket(
+            path, _time_left(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport, whose socket operations (connect, TLS, each write, each read of the
+    response headers and body) are bounded by the time left of the attempt in progress
+    (:func:`bounded_by`). httpx's own timeouts bound each operation; this bounds them all
+    together, so a server trickling its headers cannot hold an attempt past its deadline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        pool = getattr(self, "_pool", None)
+        if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+            raise RuntimeError(
+                "this httpx/httpcore version has no pool network backend to bound by a deadline; "
+                f"httpx {httpx.__version__}, httpcore {httpcore.__version__}"
+            )
+        pool._network_backend = _DeadlineBackend()
 
 
 def http_timeout(seconds: float) -> httpx.Timeout:
@@ -275,12 +501,27 @@ def http_timeout(seconds: float) -> httpx.Timeout:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SSEEvent:
-    """One dispatched server-sent event: its data lines joined by ``\\n``."""
+    """One dispatched server-sent event: its data lines joined by ``\\n``.
+
+    Its repr shows the size of the data, not the data: a server may echo an API key in an
+    event, and a traceback's local variables are printed with ``repr``.
+    """
 
     data: str
     event: str = "message"
     id: str | None = None
     retry: int | None = None
+
+    def __repr__(self) -> str:
+        return f"SSEEvent(event={self.event!r}, data=<{len(self.data)} characters>)"
+
+
+class SSELineTooLong(Exception):
+    """A line of an event stream passed :data:`MAX_SSE_LINE_CHARS` (or the decoder's limit)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"stream line longer than {limit} characters")
+        self.limit = limit
 
 
 _LINE_END = re.compile(r"[\r\n]")
@@ -296,11 +537,17 @@ class SSEDecoder:
     with ``\\n``; a blank line dispatches the event; an event without data lines is not
     dispatched. :meth:`close` is lenient where the standard is strict: at end of stream an
     unterminated last line still counts and a pending event is dispatched.
+
+    Linear in the input however it is split: each read is scanned once, and the pieces of
+    an unfinished line are kept apart and joined once when it ends. A line longer than
+    ``max_line_chars`` raises :class:`SSELineTooLong`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_chars: int = MAX_SSE_LINE_CHARS) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
+        self._max_line_chars = max_line_chars
+        self._pieces: list[str] = []  # the unfinished line, in pieces
+        self._pieces_chars = 0
         self._skip_lf = False
         self._at_start = True
         self._data: list[str] = []
@@ -316,8 +563,9 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         """End of stream: parse what is left and return the events it completed."""
         events = self._feed_text(self._decoder.decode(b"", final=True))
-        if self._partial:
-            line, self._partial = self._partial, ""
+        if self._pieces:
+            line = "".join(self._pieces)
+            self._pieces, self._pieces_chars = [], 0
             event = self._line(line)
             if event is not None:
                 events.append(event)
@@ -337,15 +585,25 @@ class SSEDecoder:
             self._skip_lf = False
             if text.startswith("\n"):
                 text = text[1:]
-        text = self._partial + text
         events: list[SSEEvent] = []
         position = 0
+        # A line within one read can only be too long when the read is.
+        check_all = len(text) > self._max_line_chars
         while True:
             match = _LINE_END.search(text, position)
             if match is None:
                 break
             end = match.start()
-            line = text[position:end]
+            if self._pieces:
+                self._pieces.append(text[position:end])
+                line = "".join(self._pieces)
+                self._pieces, self._pieces_chars = [], 0
+                if len(line) > self._max_line_chars:
+                    raise SSELineTooLong(self._max_line_chars)
+            else:
+                line = text[position:end]
+                if check_all and len(line) > self._max_line_chars:
+                    raise SSELineTooLong(self._max_line_chars)
             if text[end] == "\r":
                 if end + 1 < len(text):
                     position = end + 2 if text[end + 1] == "\n" else end + 1
@@ -357,7 +615,12 @@ class SSEDecoder:
             event = self._line(line)
             if event is not None:
                 events.append(event)
-        self._partial = text[position:]
+        if position < len(text):
+            rest = text[position:] if position else text
+            self._pieces.append(rest)
+            self._pieces_chars += len(rest)
+            if self._pieces_chars > self._max_line_chars:
+                raise SSELineTooLong(self._max_line_chars)
         return events
 
     def _line(self, line: str) -> SSEEvent | None:
@@ -554,15 +817,26 @@ def check_api_root(base_url: Any, *, endpoint_suffixes: tuple[str, ...], example
         except httpx.InvalidURL:
             url = None
         if url is not None and url.scheme in ("http", "https") and url.host:
-            root = base_url.strip().rstrip("/")
+            path = url.path.rstrip("/")
             for suffix in endpoint_suffixes:
-                if root.endswith(suffix):
-                    return root[: -len(suffix)]
-            return root
+                if path.endswith(suffix):
+                    path = path[: -len(suffix)]
+                    break
+            return str(url.copy_with(path=path or "/")).rstrip("/") if not url.query else str(url.copy_with(path=path))
+    from ..specs import redact_url
+
+    shown = redact_url(base_url) if isinstance(base_url, str) else base_url
     raise ConfigError(
-        f"base_url {base_url!r} is not allowed; it must be an http(s) URL of the API root "
+        f"base_url {shown!r} is not allowed; it must be an http(s) URL of the API root "
         f"such as {example}"
     )
+
+
+def endpoint_url(base_url: str, endpoint: str) -> str:
+    """``endpoint`` appended to the path of ``base_url``, its query (``?api-version=...``) kept
+    at the end."""
+    url = httpx.URL(base_url)
+    return str(url.copy_with(path=url.path.rstrip("/") + endpoint))
 
 
 def check_seconds(value: Any, name: str, error: type[Exception]) -> float:
@@ -575,6 +849,15 @@ def check_seconds(value: Any, name: str, error: type[Exception]) -> float:
     ):
         raise error(f"{name} {value!r} is not allowed; it must be seconds > 0")
     return float(value)
+
+
+def check_max_response_bytes(value: Any) -> int:
+    """``max_response_bytes`` when it is a whole number >= 1024, else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ConfigError(
+            f"max_response_bytes {value!r} is not allowed; it must be a whole number of bytes >= 1024"
+        )
+    return value
 
 
 def check_max_retries(max_retries: Any) -> int:
@@ -669,10 +952,12 @@ def merge_request_params(
 def make_client(
     transport: httpx.BaseTransport | None, headers: Mapping[str, str], seconds: float
 ) -> httpx.Client:
-    """A provider's connection pool: ``seconds`` for every httpx timeout, no redirects."""
+    """A provider's connection pool: ``seconds`` for every httpx timeout, no redirects, every
+    socket operation bounded by the attempt's deadline (:class:`DeadlineTransport`, unless a
+    test passes its own ``transport``), and only the content codings :func:`iter_body` decodes."""
     return httpx.Client(
-        transport=transport,
-        headers=dict(headers),
+        transport=DeadlineTransport() if transport is None else transport,
+        headers={"Accept-Encoding": "gzip, deflate", **dict(headers)},
         timeout=http_timeout(seconds),
         follow_redirects=False,
     )
@@ -706,8 +991,10 @@ def open_response(
     """POST ``body`` as JSON to ``url``; yield the response once its headers arrived; close it.
 
     ``Accept`` asks for an event stream when ``body["stream"]`` is true. The deadline of
-    ``seconds`` starts just before the request is handed to httpx. A timeout or connection
-    failure before the response arrives is a :class:`RetryableFailure`.
+    ``seconds`` starts just before the request is handed to httpx and bounds, through
+    :class:`DeadlineTransport`, the connection, the request, the response headers and every
+    read of the body made inside the ``with`` block. A timeout or connection failure before
+    the response arrives is a :class:`RetryableFailure`.
     """
     content = encode_json_body(body)
     request = client.build_request(
@@ -718,16 +1005,17 @@ def open_response(
         timeout=http_timeout(seconds),
     )
     deadline = Deadline.starting_now(seconds)
-    try:
-        response = client.send(request, stream=True)
-    except httpx.TimeoutException as exc:
-        raise RetryableFailure(errors.timeout(seconds, "waiting for the response")) from exc
-    except httpx.TransportError as exc:
-        raise RetryableFailure(errors.connection(exc)) from exc
-    try:
-        yield OpenResponse(response, deadline)
-    finally:
-        response.close()
+    with bounded_by(deadline):
+        try:
+            response = client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise RetryableFailure(errors.timeout(seconds, "waiting for the response")) from exc
+        except httpx.TransportError as exc:
+            raise RetryableFailure(errors.connection(exc)) from exc
+        try:
+            yield OpenResponse(response, deadline)
+        finally:
+            response.close()
 
 
 def check_headers_in_time(deadline: Deadline, errors: CallErrors) -> None:
@@ -746,17 +1034,34 @@ def is_event_stream(response: httpx.Response, body: Mapping[str, Any]) -> bool:
     return "event-stream" in content_type or bool(body.get("stream") and "json" not in content_type)
 
 
-def read_error_body(response: httpx.Response, deadline: Deadline) -> bytes:
-    """Up to :data:`ERROR_BODY_LIMIT` bytes of an error response; what arrived if reading fails."""
+def read_error_body(response: httpx.Response, deadline: Deadline) -> ErrorBody:
+    """Up to :data:`ERROR_BODY_LIMIT` decoded bytes of an error response (what arrived, if
+    reading fails or the body is larger), in an :class:`ErrorBody` whose repr hides it."""
     data = bytearray()
     try:
-        for received in iter_body(response, deadline):
+        for received in iter_body(response, deadline, ERROR_BODY_LIMIT):
             data += received.data
-            if len(data) >= ERROR_BODY_LIMIT:
-                break
-    except (DeadlineExceeded, httpx.HTTPError):
+    except (BodyTooLarge, DeadlineExceeded, httpx.HTTPError):
         pass
-    return bytes(data[:ERROR_BODY_LIMIT])
+    return ErrorBody(bytes(data[:ERROR_BODY_LIMIT]))
+
+
+class ErrorBody:
+    """The bytes of a server's error body. Its repr shows only their number: a server may
+    echo an API key in an error, and tracebacks print local variables with ``repr``."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return f"ErrorBody(<{len(self.data)} bytes>)"
+
+    __str__ = __repr__
 
 
 def rejects_streaming(status_code: int, error_text: str) -> bool:
@@ -770,10 +1075,10 @@ def rejects_streaming(status_code: int, error_text: str) -> bool:
 
 
 def status_failure(
-    response: httpx.Response, error_body: bytes, errors: CallErrors, policy: RetryPolicy
+    response: httpx.Response, error_body: ErrorBody, errors: CallErrors, policy: RetryPolicy
 ) -> ModelCallError | RetryableFailure:
     """What to raise for an HTTP error status: a RetryableFailure when the policy retries it."""
-    error = errors.status(response.status_code, response.reason_phrase, error_body)
+    error = errors.status(response.status_code, response.reason_phrase, error_body.data)
     if policy.should_retry(response.status_code, response.headers):
         return RetryableFailure(error, response.headers)
     return error
@@ -833,6 +1138,7 @@ def read_sse_stream(
     end_marker: str,
     stop_field: str,
     unit: str,
+    limit: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> Completion:
     """Read an event-stream body into ``assembly`` and return its completion.
 
@@ -840,109 +1146,261 @@ def read_sse_stream(
     ``end_marker``, e.g. ``data: [DONE]``), timed at the read that carried it. A stream that
     ends, or whose connection breaks, before that marker is still a reply when the assembly
     is ``finished`` (its ``stop_field`` arrived); otherwise it is a ModelResponseError
-    (truncated). Failures before any byte arrived are RetryableFailure; after that none is
-    retried. ``unit`` names one event in the timeout message ("chunk", "event").
+    (truncated). A body whose content type is not ``text/event-stream`` and that does not
+    start like one (an HTML error page from a proxy) is a ModelResponseError saying so; so is
+    a body past ``limit`` decoded bytes, or a line past :data:`MAX_SSE_LINE_CHARS`. Failures
+    before any byte arrived are RetryableFailure; after that none is retried. ``unit`` names
+    one event in the timeout message ("chunk", "event").
     """
-    decoder = SSEDecoder()
-    bytes_received = 0
+    reading = StreamReading(response, deadline, errors, assembly, end_marker=end_marker,
+                            stop_field=stop_field, unit=unit)
     try:
-        for received in iter_body(response, deadline):
-            bytes_received += len(received.data)
-            for event in decoder.feed(received.data):
-                if assembly.add(event, received.at):
-                    return assembly.completion(deadline.start, received.at)
-    except DeadlineExceeded:
-        raise errors.timeout(deadline.seconds, "while the stream was still arriving") from None
-    except httpx.TimeoutException as exc:
-        error = errors.timeout(deadline.seconds, f"waiting for the next stream {unit}")
-        if bytes_received == 0:
-            raise RetryableFailure(error) from exc
-        raise error from exc
-    except httpx.TransportError as exc:
-        if bytes_received == 0:
-            raise RetryableFailure(errors.connection(exc)) from exc
+        for received in iter_body(response, deadline, limit):
+            completion = reading.add(received)
+            if completion is not None:
+                return completion
+        completion = reading.flush_head()
+    except READ_FAILURES as exc:
+        return reading.failed(exc)
+    if completion is not None:
+        return completion
+    return reading.end()
+
+
+#: What can interrupt the reading of a body: the deadline, the size limit, an endless line,
+#: and httpx's failures (timeouts, broken connections, undecodable content).
+READ_FAILURES = (DeadlineExceeded, BodyTooLarge, SSELineTooLong, httpx.TransportError, httpx.DecodingError)
+
+
+class StreamReading:
+    """The state of one event-stream body being read, shared by :func:`read_sse_stream` and
+    its async twin: the reads go in through :meth:`add`, and :meth:`failed` / :meth:`end`
+    say what an interrupted or finished body means (see :func:`read_sse_stream`)."""
+
+    def __init__(self, response: httpx.Response, deadline: Deadline, errors: CallErrors,
+                 assembly: StreamAssembly, *, end_marker: str, stop_field: str, unit: str) -> None:
+        self.response = response
+        self.deadline = deadline
+        self.errors = errors
+        self.assembly = assembly
+        self.end_marker = end_marker
+        self.stop_field = stop_field
+        self.unit = unit
+        self.decoder = SSEDecoder()
+        self.bytes_received = 0
+        self.sniffed = "event-stream" in response.headers.get("content-type", "").lower()
+        self.head = bytearray()  # the first bytes, kept until they tell whether this is an event stream
+
+    def add(self, received: Received) -> Completion | None:
+        """One read of the body; the completion when it carried the end marker."""
+        self.bytes_received += len(received.data)
+        data = received.data
+        if not self.sniffed:
+            self.head += data
+            verdict = looks_like_event_stream(bytes(self.head))
+            if verdict is None:
+                return None
+            if not verdict:
+                raise self.errors.response(
+                    f"body is not an event stream: {error_excerpt(bytes(self.head[:1000]))!r}"
+                )
+            self.sniffed, data = True, bytes(self.head)
+            self.head.clear()
+        return self._feed(data, received.at)
+
+    def flush_head(self) -> Completion | None:
+        """At the end of the body: parse a head too short to judge (it is read as a stream)."""
+        if not self.head:
+            return None
+        head, self.head = bytes(self.head), bytearray()
+        return self._feed(head, time.perf_counter())
+
+    def _feed(self, data: bytes, at: float) -> Completion | None:
+        for event in self.decoder.feed(data):
+            if self.assembly.add(event, at):
+                return self.assembly.completion(self.deadline.start, at)
+        return None
+
+    def failed(self, exc: BaseException) -> Completion:
+        """Raise what a failure while reading means; the reply when it was already whole."""
+        errors, deadline, assembly = self.errors, self.deadline, self.assembly
+        if isinstance(exc, DeadlineExceeded):
+            raise errors.timeout(deadline.seconds, "while the stream was still arriving") from None
+        if isinstance(exc, BodyTooLarge):
+            raise errors.response(f"{exc} (counted after decompression; the limit is max_response_bytes, "
+                                  f"--modelbench-max-response-bytes); {assembly.progress()}") from None
+        if isinstance(exc, SSELineTooLong):
+            raise errors.response(f"{exc} ({assembly.progress()})") from None
+        if isinstance(exc, httpx.TimeoutException):
+            phase = ("while the stream was still arriving" if deadline.expired()
+                     else f"waiting for the next stream {self.unit}")
+            error = errors.timeout(deadline.seconds, phase)
+            if self.bytes_received == 0:
+                raise RetryableFailure(error) from exc
+            raise error from exc
+        if isinstance(exc, httpx.TransportError):
+            if self.bytes_received == 0:
+                raise RetryableFailure(errors.connection(exc)) from exc
+            if assembly.finished:
+                return assembly.completion(deadline.start, assembly.last_at)
+            raise errors.response(
+                f"stream cut off before {self.end_marker} and before a {self.stop_field} "
+                f"({type(exc).__name__}: {exc}; {assembly.progress()})"
+            ) from exc
+        if isinstance(exc, httpx.DecodingError):
+            raise errors.response(f"stream could not be decoded ({exc})") from exc
+        raise exc
+
+    def end(self) -> Completion:
+        """The body ended: the reply, or a ModelResponseError (empty, truncated)."""
+        assembly = self.assembly
+        ended_at = time.perf_counter()
+        try:
+            events = self.decoder.close()
+        except SSELineTooLong as exc:
+            raise self.errors.response(f"{exc} ({assembly.progress()})") from None
+        for event in events:
+            if assembly.add(event, ended_at, at_end=True):
+                return assembly.completion(self.deadline.start, ended_at)
+        if self.bytes_received == 0:
+            raise self.errors.response(f"empty body (HTTP {self.response.status_code})")
         if assembly.finished:
-            return assembly.completion(deadline.start, assembly.last_at)
-        raise errors.response(
-            f"stream cut off before {end_marker} and before a {stop_field} "
-            f"({type(exc).__name__}: {exc}; {assembly.progress()})"
-        ) from exc
-    except httpx.DecodingError as exc:
-        raise errors.response(f"stream could not be decoded ({exc})") from exc
-    ended_at = time.perf_counter()
-    for event in decoder.close():
-        if assembly.add(event, ended_at, at_end=True):
-            return assembly.completion(deadline.start, ended_at)
-    if bytes_received == 0:
-        raise errors.response(f"empty body (HTTP {response.status_code})")
-    if assembly.finished:
-        return assembly.completion(deadline.start, assembly.last_at or ended_at)
-    raise errors.response(
-        f"stream ended before {end_marker} and before a {stop_field}, so the reply is "
-        f"truncated ({assembly.progress()})"
-    )
+            return assembly.completion(self.deadline.start, assembly.last_at or ended_at)
+        raise self.errors.response(
+            f"stream ended before {self.end_marker} and before a {self.stop_field}, so the reply is "
+            f"truncated ({assembly.progress()})"
+        )
+
+
+_SSE_STARTS = (b"data:", b"data\n", b"data\r", b"event:", b"id:", b"retry:", b":")
+
+
+def looks_like_event_stream(head: bytes) -> bool | None:
+    """Whether a body that does not say ``text/event-stream`` starts like one (a field name
+    or a comment, after a byte-order mark and blank lines); None while too short to say."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
+    if not text:
+        return None
+    if any(text.startswith(start) for start in _SSE_STARTS):
+        return True
+    if any(start.startswith(text) for start in _SSE_STARTS):
+        return None
+    return False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JSONReply:
     """A whole JSON-object response: the parsed ``payload``, the ``body`` as received (for
-    error excerpts) and ``last_at``, the ``perf_counter`` time of its last byte."""
+    error excerpts) and ``last_at``, the ``perf_counter`` time of its last byte. Its repr
+    hides payload and body (they may echo a key, and tracebacks print locals)."""
 
     payload: dict[str, Any]
     body: bytes
     last_at: float
 
+    def __repr__(self) -> str:
+        return f"JSONReply(<{len(self.body)} bytes>)"
 
-def read_json_object(response: httpx.Response, deadline: Deadline, errors: CallErrors) -> JSONReply:
-    """Read the whole body, which must be a JSON object.
 
-    Failures before any byte arrived are RetryableFailure; a body cut off, empty, not JSON or
-    not an object is a ModelResponseError; running past the deadline a ModelTimeoutError.
+def read_json_object(
+    response: httpx.Response, deadline: Deadline, errors: CallErrors, limit: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> JSONReply:
+    """Read the whole body, which must be a JSON object of at most ``limit`` decoded bytes.
+
+    Failures before any byte arrived are RetryableFailure; a body cut off, empty, too large,
+    not JSON or not an object is a ModelResponseError; running past the deadline a
+    ModelTimeoutError.
     """
     data = bytearray()
     last_at = deadline.start
     try:
-        for received in iter_body(response, deadline):
+        for received in iter_body(response, deadline, limit):
             data += received.data
             last_at = received.at
-    except DeadlineExceeded:
+    except READ_FAILURES as exc:
+        json_read_failed(exc, len(data), deadline, errors)
+    return json_reply(response, data, last_at, errors)
+
+
+def json_read_failed(exc: BaseException, received: int, deadline: Deadline, errors: CallErrors) -> NoReturn:
+    """Raise what a failure while reading a JSON body means, ``received`` bytes into it
+    (shared by :func:`read_json_object` and its async twin)."""
+    if isinstance(exc, DeadlineExceeded):
         raise errors.timeout(deadline.seconds, "while the body was still arriving") from None
-    except httpx.TimeoutException as exc:
-        error = errors.timeout(deadline.seconds, "reading the body")
-        if not data:
+    if isinstance(exc, BodyTooLarge):
+        raise errors.response(f"{exc} (counted after decompression; the limit is max_response_bytes, "
+                              "--modelbench-max-response-bytes)") from None
+    if isinstance(exc, httpx.TimeoutException):
+        error = errors.timeout(deadline.seconds,
+                               "while the body was still arriving" if deadline.expired() else "reading the body")
+        if not received:
             raise RetryableFailure(error) from exc
         raise error from exc
-    except httpx.TransportError as exc:
-        if not data:
+    if isinstance(exc, httpx.TransportError):
+        if not received:
             raise RetryableFailure(errors.connection(exc)) from exc
         raise errors.response(
-            f"connection closed after {len(data)} bytes of the body ({type(exc).__name__}: {exc})"
+            f"connection closed after {received} bytes of the body ({type(exc).__name__}: {exc})"
         ) from exc
-    except httpx.DecodingError as exc:
+    if isinstance(exc, httpx.DecodingError):
         raise errors.response(f"body could not be decoded ({exc})") from exc
+    raise exc
+
+
+def json_reply(response: httpx.Response, data: bytearray, last_at: float, errors: CallErrors) -> JSONReply:
+    """The :class:`JSONReply` of a whole body; a ModelResponseError when it is empty, not JSON
+    or not an object. ``data`` is emptied (the body is kept once, as bytes)."""
     if not data:
         raise errors.response(f"empty body (HTTP {response.status_code})")
-    body = bytes(data)
+    reply = JSONReply({}, bytes(data), last_at)
+    data.clear()
     try:
-        payload = json.loads(body)
-    except ValueError:
-        raise errors.response(f"body is not JSON: {error_excerpt(body)!r}") from None
+        payload = json.loads(reply.body)
+    except (ValueError, RecursionError):
+        raise errors.response(f"body is not JSON: {error_excerpt(reply.body)!r}") from None
     if not isinstance(payload, dict):
-        raise errors.response(f"body is not a JSON object: {error_excerpt(body)!r}")
-    return JSONReply(payload, body, last_at)
+        raise errors.response(f"body is not a JSON object: {error_excerpt(reply.body)!r}")
+    return JSONReply(payload, reply.body, last_at)
 
 
 # --------------------------------------------------------------------------- small helpers
 
 
-def token_count(usage: Any, name: str) -> int | None:
-    """``usage[name]`` when it is a whole number >= 0, else None (not reported)."""
+class TokenCountWarning(UserWarning):
+    """A server reported a token count that is not one (not a whole number in 0…10¹²)."""
+
+
+def token_count(usage: Any, name: str, notes: list[str] | None = None) -> int | None:
+    """``usage[name]`` when it is a whole number in 0…:data:`MAX_TOKEN_COUNT`, else None.
+
+    None also when it is absent. A value that is present but not a count (a string, a
+    float, a negative or absurdly large number) is unknown too, and a note saying so is
+    added to ``notes``.
+    """
     if not isinstance(usage, Mapping):
         return None
     value = usage.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKEN_COUNT:
+        if notes is not None:
+            notes.append(f"usage.{name} {_describe_count(value)} is not a token count "
+                         f"(a whole number from 0 to 10^12); it is counted as unknown")
         return None
     return value
+
+
+def _describe_count(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"(an integer of {len(str(abs(value)))} digits)"
+    return short_repr(value, 40)
+
+
+def warn_notes(notes: list[str], errors: CallErrors) -> tuple[str, ...]:
+    """Warn once per note (TokenCountWarning, naming the model) and return them as a tuple."""
+    for note in notes:
+        warnings.warn(TokenCountWarning(f"{errors.where}: {note}"), stacklevel=4)
+    return tuple(notes)
 
 
 def str_or_none(value: Any) -> str | None:

@@ -59,11 +59,13 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ConfigError
+from ..._exceptions import ConfigError, ModelError
 from ..completion import Completion, ToolCall, anthropic_tool_calls, parse_arguments
 from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     CallErrors,
     Deadline,
+    ErrorBody,
     FellBack,
     JSONReply,
     RetryPolicy,
@@ -72,6 +74,7 @@ from ._http import (
     call_with_retries,
     check_api_root,
     check_headers_in_time,
+    check_max_response_bytes,
     check_max_retries,
     check_max_tokens,
     check_messages,
@@ -81,6 +84,7 @@ from ._http import (
     check_seconds,
     check_stream,
     check_temperature,
+    endpoint_url,
     error_excerpt,
     is_event_stream,
     is_token_limit,
@@ -97,6 +101,8 @@ from ._http import (
     status_failure,
     str_or_none,
     token_count,
+    warn_notes,
+    without_traceback,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -129,7 +135,8 @@ class AnthropicProvider:
     ``transport`` replaces httpx's network transport (tests pass ``httpx.MockTransport``) and
     ``sleep`` the wait between retries. ``stream=False`` asks for whole responses (no TTFT is
     then measured). ``default_max_tokens`` is sent as ``max_tokens`` when neither the call nor
-    ``params`` give one (the API requires the field).
+    ``params`` give one (the API requires the field). ``max_response_bytes`` caps a response
+    body, counted after decompression (default 32 MiB).
 
     The provider never reads environment variables: the caller resolves URL and key.
     """
@@ -147,8 +154,10 @@ class AnthropicProvider:
         sleep: Callable[[float], None] = time.sleep,
         stream: bool = True,
         default_max_tokens: int = 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.model = check_model(model)
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
         self.base_url = check_api_root(
             base_url, endpoint_suffixes=(_ENDPOINT, "/v1"), example=DEFAULT_BASE_URL
         )
@@ -170,7 +179,7 @@ class AnthropicProvider:
         self._policy = RetryPolicy(max_retries=max_retries)
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
-        self._url = f"{self.base_url}{_ENDPOINT}"
+        self._url = endpoint_url(self.base_url, _ENDPOINT)
         self._secret = secret
         self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
@@ -217,7 +226,10 @@ class AnthropicProvider:
                 lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
             )
 
-        completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        try:
+            completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        except ModelError as exc:
+            raise without_traceback(exc) from None
         return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
 
     async def acomplete(
@@ -255,11 +267,14 @@ class AnthropicProvider:
                 self._policy, max_retries=check_max_retries(max_retries))
             return await acall_with_retries(attempt, policy=policy, **options)
 
-        if client is None:
-            async with self.async_client() as pool:
-                completion = await run(pool)
-        else:
-            completion = await run(client)
+        try:
+            if client is None:
+                async with self.async_client() as pool:
+                    completion = await run(pool)
+            else:
+                completion = await run(client)
+        except ModelError as exc:
+            raise without_traceback(exc) from None
         return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
 
     def async_client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -332,8 +347,11 @@ class AnthropicProvider:
                 return read_sse_stream(
                     response, deadline, self._errors, _MessageAssembly(self._errors),
                     end_marker="message_stop", stop_field="stop_reason", unit="event",
+                    limit=self.max_response_bytes,
                 )
-            return self._json_completion(read_json_object(response, deadline, self._errors), deadline.start)
+            return self._json_completion(
+                read_json_object(response, deadline, self._errors, self.max_response_bytes), deadline.start
+            )
 
     async def _aattempt(
         self, client: httpx.AsyncClient, conversation: list[Mapping[str, Any]],
@@ -353,19 +371,18 @@ class AnthropicProvider:
                 return await aread_sse_stream(
                     response, deadline, self._errors, _MessageAssembly(self._errors),
                     end_marker="message_stop", stop_field="stop_reason", unit="event",
+                    limit=self.max_response_bytes,
                 )
-            reply = await aread_json_object(response, deadline, self._errors)
+            reply = await aread_json_object(response, deadline, self._errors, self.max_response_bytes)
             return self._json_completion(reply, deadline.start)
 
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
         self._judge_rejection(response, body, read_error_body(response, deadline))
 
-    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: bytes) -> None:
+    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: ErrorBody) -> None:
         """Fall back, retry or fail after a non-2xx response whose error body was read. Always raises."""
-        if body.get("stream") and rejects_streaming(
-            response.status_code, error_body.decode("utf-8", errors="replace")
-        ):
+        if body.get("stream") and rejects_streaming(response.status_code, error_body.text()):
             self._stream = False
             raise FellBack
         raise status_failure(response, error_body, self._errors, self._policy)
@@ -377,18 +394,21 @@ class AnthropicProvider:
         blocks = payload.get("content")
         if not isinstance(blocks, list):
             raise self._errors.response(f"response has no content list: {error_excerpt(reply.body)!r}")
+        _check_has_output(blocks, self._errors, payload.get("stop_reason"))
         usage = payload.get("usage")
-        input_tokens, cached_input_tokens = prompt_token_counts(usage)
+        notes: list[str] = []
+        input_tokens, cached_input_tokens = prompt_token_counts(usage, notes)
         return Completion(
             text=content_text(blocks),
             input_tokens=input_tokens,
             cached_input_tokens=cached_input_tokens,
-            output_tokens=token_count(usage, "output_tokens"),
+            output_tokens=token_count(usage, "output_tokens", notes),
             latency_ms=(reply.last_at - sent_at) * 1000.0,
             ttft_ms=None,
             finish_reason=str_or_none(payload.get("stop_reason")),
             raw=payload,
             tool_calls=anthropic_tool_calls(blocks),
+            notes=warn_notes(notes, self._errors),
         )
 
 
@@ -721,6 +741,9 @@ class _MessageAssembly:
             return False
         block = self._block(index, None)
         kind = delta.get("type")
+        field = _ACTIVITY_DELTAS.get(kind)  # type: ignore[arg-type]
+        if field is not None and delta.get(field) is not None and not isinstance(delta[field], str):
+            raise self._errors.response(f"stream {kind}'s {field} is not a string: {short_repr(delta[field], 60)}")
         if kind == "text_delta" and isinstance(delta.get("text"), str):
             block.text_parts.append(delta["text"])
         elif kind == "thinking_delta" and isinstance(delta.get("thinking"), str):
@@ -733,7 +756,6 @@ class _MessageAssembly:
             citations = block.start.get("citations")
             earlier = citations if isinstance(citations, list) else []
             block.start["citations"] = [*earlier, dict(delta["citation"])]
-        field = _ACTIVITY_DELTAS.get(kind)  # type: ignore[arg-type]
         return field is not None and isinstance(delta.get(field), str) and bool(delta[field])
 
     def _message_delta(self, delta: Any, usage: Any) -> None:
@@ -756,6 +778,7 @@ class _MessageAssembly:
         ended_at = sent_at if ended_at is None else ended_at
         # A block known only from an empty or unknown delta adds nothing.
         content = [block for index in sorted(self.blocks) if (block := self.blocks[index].as_dict())]
+        _check_has_output(content, self._errors, self.stop_reason, f"{self.events} events, ")
         raw: dict[str, Any] = {
             "id": self.message.get("id"),
             "type": "message",
@@ -766,17 +789,19 @@ class _MessageAssembly:
             "stop_sequence": self.stop_sequence,
             "usage": self.usage,
         }
-        input_tokens, cached_input_tokens = prompt_token_counts(self.usage)
+        notes: list[str] = []
+        input_tokens, cached_input_tokens = prompt_token_counts(self.usage, notes)
         return Completion(
             text=content_text(content),
             input_tokens=input_tokens,
             cached_input_tokens=cached_input_tokens,
-            output_tokens=token_count(self.usage, "output_tokens") if self.output_reported else None,
+            output_tokens=token_count(self.usage, "output_tokens", notes) if self.output_reported else None,
             latency_ms=(ended_at - sent_at) * 1000.0,
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=self.stop_reason,
             raw=raw,
             tool_calls=self._tool_calls(),
+            notes=warn_notes(notes, self._errors),
         )
 
     def _tool_calls(self) -> tuple[ToolCall, ...]:
@@ -800,7 +825,23 @@ class _MessageAssembly:
 # --------------------------------------------------------------------------- helpers
 
 
-def prompt_token_counts(usage: Any) -> tuple[int | None, int | None]:
+def _check_has_output(blocks: Any, errors: CallErrors, stop_reason: Any, progress: str = "") -> None:
+    """ModelResponseError "no content received" unless a content block carries output: text,
+    thinking, or a block of another kind (a tool use)."""
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            return
+        if kind in ("thinking", "redacted_thinking") and (block.get("thinking") or block.get("data")):
+            return
+        if kind not in (None, "text", "thinking", "redacted_thinking"):
+            return
+    raise errors.response(f"no content received ({progress}stop_reason {stop_reason!r})")
+
+
+def prompt_token_counts(usage: Any, notes: list[str] | None = None) -> tuple[int | None, int | None]:
     """(all prompt tokens, those read from the prompt cache) from Anthropic's usage.
 
     Anthropic's ``input_tokens`` leaves out ``cache_read_input_tokens`` and
@@ -808,11 +849,11 @@ def prompt_token_counts(usage: Any) -> tuple[int | None, int | None]:
     ``prompt_tokens`` does, with the cache reads as ``cached_input_tokens`` so that they are
     priced at the cache-read price. Cache writes are priced as ordinary input.
     """
-    base = token_count(usage, "input_tokens")
+    base = token_count(usage, "input_tokens", notes)
     if base is None:
         return None, None
-    read = token_count(usage, "cache_read_input_tokens")
-    written = token_count(usage, "cache_creation_input_tokens")
+    read = token_count(usage, "cache_read_input_tokens", notes)
+    written = token_count(usage, "cache_creation_input_tokens", notes)
     return base + (read or 0) + (written or 0), read
 
 

@@ -43,11 +43,13 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import ConfigError
+from ..._exceptions import ConfigError, ModelError
 from ..completion import Completion, openai_tool_calls
 from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     CallErrors,
     Deadline,
+    ErrorBody,
     FellBack,
     JSONReply,
     RetryPolicy,
@@ -56,6 +58,7 @@ from ._http import (
     call_with_retries,
     check_api_root,
     check_headers_in_time,
+    check_max_response_bytes,
     check_max_retries,
     check_max_tokens,
     check_messages,
@@ -65,6 +68,7 @@ from ._http import (
     check_seconds,
     check_stream,
     check_temperature,
+    endpoint_url,
     error_excerpt,
     is_event_stream,
     make_client,
@@ -76,9 +80,12 @@ from ._http import (
     rejects_streaming,
     safe_url,
     send_with_fallbacks,
+    short_repr,
     status_failure,
     str_or_none,
     token_count,
+    warn_notes,
+    without_traceback,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -92,6 +99,9 @@ _MENTIONS_MAX_COMPLETION_TOKENS = re.compile(r"max_completion_tokens", re.IGNORE
 _ENDPOINT = "/chat/completions"
 _MAX_FALLBACKS = 3
 
+#: Fields of a stream delta that carry text, each a string when present.
+_TEXT_DELTA_KEYS = ("content", "reasoning_content", "reasoning", "refusal")
+
 
 class OpenAIProvider:
     """Chat completions from an OpenAI-compatible server.
@@ -103,6 +113,8 @@ class OpenAIProvider:
     are default request parameters merged under each call's. ``transport`` replaces httpx's
     network transport (tests pass ``httpx.MockTransport``) and ``sleep`` the wait between
     retries. ``stream=False`` asks for whole responses (no TTFT is then measured).
+    ``max_response_bytes`` caps a response body, counted after decompression (default
+    32 MiB); past it the call fails with "response larger than ...".
 
     The provider never reads environment variables: the caller resolves URL and key.
     """
@@ -119,9 +131,11 @@ class OpenAIProvider:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         stream: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.model = check_model(model)
         self.base_url = check_api_root(base_url, endpoint_suffixes=(_ENDPOINT,), example=DEFAULT_BASE_URL)
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
         self.timeout = check_seconds(timeout, "timeout", ConfigError)
         self.max_retries = check_max_retries(max_retries)
         self.params = check_params(params, RESERVED_PARAMS)
@@ -132,7 +146,7 @@ class OpenAIProvider:
         self._policy = RetryPolicy(max_retries=max_retries)
         secret = Secret(api_key) if api_key else None
         self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
-        self._url = f"{self.base_url}{_ENDPOINT}"
+        self._url = endpoint_url(self.base_url, _ENDPOINT)
         self._secret = secret
         self._client = make_client(transport, _default_headers(secret), self.timeout)
         self._closed = False
@@ -180,7 +194,10 @@ class OpenAIProvider:
                 lambda: self._attempt(messages, request_params, call_timeout), _MAX_FALLBACKS
             )
 
-        completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        try:
+            completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
+        except ModelError as exc:
+            raise without_traceback(exc) from None
         return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
 
     async def acomplete(
@@ -222,11 +239,14 @@ class OpenAIProvider:
                 self._policy, max_retries=check_max_retries(max_retries))
             return await acall_with_retries(attempt, policy=policy, **options)
 
-        if client is None:
-            async with self.async_client() as pool:
-                completion = await run(pool)
-        else:
-            completion = await run(client)
+        try:
+            if client is None:
+                async with self.async_client() as pool:
+                    completion = await run(pool)
+            else:
+                completion = await run(client)
+        except ModelError as exc:
+            raise without_traceback(exc) from None
         return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
 
     def async_client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -293,8 +313,10 @@ class OpenAIProvider:
                 return read_sse_stream(
                     response, deadline, self._errors, _StreamAssembly(self._errors),
                     end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
+                    limit=self.max_response_bytes,
                 )
-            return json_completion(read_json_object(response, deadline, self._errors), deadline.start, self._errors)
+            reply = read_json_object(response, deadline, self._errors, self.max_response_bytes)
+            return json_completion(reply, deadline.start, self._errors)
 
     async def _aattempt(
         self, client: httpx.AsyncClient, messages: list[dict], request_params: dict[str, Any], seconds: float
@@ -314,17 +336,18 @@ class OpenAIProvider:
                 return await aread_sse_stream(
                     response, deadline, self._errors, _StreamAssembly(self._errors),
                     end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
+                    limit=self.max_response_bytes,
                 )
-            reply = await aread_json_object(response, deadline, self._errors)
+            reply = await aread_json_object(response, deadline, self._errors, self.max_response_bytes)
             return json_completion(reply, deadline.start, self._errors)
 
     def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
         """Handle a non-2xx response: fall back, retry or fail. Always raises."""
         self._judge_rejection(response, body, read_error_body(response, deadline))
 
-    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: bytes) -> None:
+    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: ErrorBody) -> None:
         """Fall back, retry or fail after a non-2xx response whose error body was read. Always raises."""
-        if self._fall_back(response.status_code, error_body.decode("utf-8", errors="replace"), body):
+        if self._fall_back(response.status_code, error_body.text(), body):
             raise FellBack
         raise status_failure(response, error_body, self._errors, self._policy)
 
@@ -351,7 +374,12 @@ class OpenAIProvider:
 
 
 def json_completion(reply: JSONReply, sent_at: float, errors: CallErrors) -> Completion:
-    """The Completion of a whole (non-streamed) ``chat.completion`` body received at ``reply.last_at``."""
+    """The Completion of a whole (non-streamed) ``chat.completion`` body received at ``reply.last_at``.
+
+    A ModelResponseError when the body is an error, has no choices, a message content that is
+    not text, or nothing at all in its first choice (no content, tool call, refusal or
+    reasoning: "no content received"). Token counts that are not counts are None, with a note.
+    """
     payload = reply.payload
     if payload.get("error"):
         raise errors.response(f"server returned an error: {error_excerpt(reply.body)}")
@@ -360,19 +388,28 @@ def json_completion(reply: JSONReply, sent_at: float, errors: CallErrors) -> Com
         raise errors.response(f"response has no choices: {error_excerpt(reply.body)!r}")
     choice = choices[0]
     message = choice.get("message")
-    text = _message_text(message.get("content") if isinstance(message, dict) else None)
+    message = message if isinstance(message, dict) else {}
+    content = message.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise errors.response(f"message content is not a string: {short_repr(content, 60)}")
+    text = _message_text(content)
+    if not text and not any(message.get(key) for key in ("tool_calls", "refusal", "reasoning_content",
+                                                         "reasoning", "function_call")):
+        raise errors.response(f"no content received (finish_reason {choice.get('finish_reason')!r})")
     usage = payload.get("usage")
+    notes: list[str] = []
     return Completion(
         text=text,
-        input_tokens=token_count(usage, "prompt_tokens"),
-        output_tokens=token_count(usage, "completion_tokens"),
+        input_tokens=token_count(usage, "prompt_tokens", notes),
+        output_tokens=token_count(usage, "completion_tokens", notes),
         latency_ms=(reply.last_at - sent_at) * 1000.0,
         ttft_ms=None,
         finish_reason=str_or_none(choice.get("finish_reason")),
         raw=payload,
-        cached_input_tokens=_detail_count(usage, "prompt_tokens_details", "cached_tokens"),
-        reasoning_tokens=_detail_count(usage, "completion_tokens_details", "reasoning_tokens"),
-        tool_calls=openai_tool_calls(message.get("tool_calls")) if isinstance(message, dict) else (),
+        cached_input_tokens=_detail_count(usage, "prompt_tokens_details", "cached_tokens", notes),
+        reasoning_tokens=_detail_count(usage, "completion_tokens_details", "reasoning_tokens", notes),
+        tool_calls=openai_tool_calls(message.get("tool_calls")),
+        notes=warn_notes(notes, errors),
     )
 
 
@@ -397,12 +434,7 @@ class _ChoiceParts:
         carried = False
         if isinstance(delta.get("role"), str):
             self.role = delta["role"]
-        for key, parts in (
-            ("content", self.content),
-            ("reasoning_content", self.reasoning),
-            ("reasoning", self.reasoning),
-            ("refusal", self.refusal),
-        ):
+        for key, parts in zip(_TEXT_DELTA_KEYS, (self.content, self.reasoning, self.reasoning, self.refusal)):
             value = delta.get(key)
             if isinstance(value, str) and value:
                 parts.append(value)
@@ -496,15 +528,27 @@ class _StreamAssembly:
             index = choice.get("index", position)
             parts = self.choices.setdefault(index if isinstance(index, int) else position, _ChoiceParts())
             delta = choice.get("delta")
+            if isinstance(delta, Mapping):
+                for key in _TEXT_DELTA_KEYS:
+                    if delta.get(key) is not None and not isinstance(delta[key], str):
+                        raise self._errors.response(
+                            f"stream chunk's delta.{key} is not a string: {short_repr(delta[key], 60)}"
+                        )
             if isinstance(delta, Mapping) and parts.add(delta) and self.first_output_at is None:
                 self.first_output_at = at
             if isinstance(choice.get("finish_reason"), str):
                 parts.finish_reason = choice["finish_reason"]
         return False
 
-    def completion(self, sent_at: float, ended_at: float | None) -> Completion:
+    def completion(self, sent_at: float, ended_at: float | None, *, closed_early: bool = False) -> Completion:
+        """The reply; "no content received" when its first choice carried nothing, unless the
+        reader closed the stream early (``closed_early``: what arrived is measured as it is)."""
         ended_at = sent_at if ended_at is None else ended_at
         first = self.choices[min(self.choices)] if self.choices else _ChoiceParts()
+        if not closed_early and not (first.content or first.reasoning or first.refusal or first.tool_calls):
+            raise self._errors.response(
+                f"no content received ({self.chunks} chunks, finish_reason {first.finish_reason!r})"
+            )
         raw: dict[str, Any] = {
             "id": self.meta.get("id"),
             "object": "chat.completion",
@@ -518,17 +562,19 @@ class _StreamAssembly:
         }
         if "system_fingerprint" in self.meta:
             raw["system_fingerprint"] = self.meta["system_fingerprint"]
+        notes: list[str] = []
         return Completion(
             text="".join(first.content),
-            input_tokens=token_count(self.usage, "prompt_tokens"),
-            output_tokens=token_count(self.usage, "completion_tokens"),
+            input_tokens=token_count(self.usage, "prompt_tokens", notes),
+            output_tokens=token_count(self.usage, "completion_tokens", notes),
             latency_ms=(ended_at - sent_at) * 1000.0,
             ttft_ms=None if self.first_output_at is None else (self.first_output_at - sent_at) * 1000.0,
             finish_reason=first.finish_reason,
             raw=raw,
-            cached_input_tokens=_detail_count(self.usage, "prompt_tokens_details", "cached_tokens"),
-            reasoning_tokens=_detail_count(self.usage, "completion_tokens_details", "reasoning_tokens"),
+            cached_input_tokens=_detail_count(self.usage, "prompt_tokens_details", "cached_tokens", notes),
+            reasoning_tokens=_detail_count(self.usage, "completion_tokens_details", "reasoning_tokens", notes),
             tool_calls=openai_tool_calls(raw["choices"][0]["message"].get("tool_calls")) if self.choices else (),
+            notes=warn_notes(notes, self._errors),
         )
 
 
@@ -554,11 +600,11 @@ def _message_text(content: Any) -> str:
     return ""
 
 
-def _detail_count(usage: Any, details: str, name: str) -> int | None:
+def _detail_count(usage: Any, details: str, name: str, notes: list[str] | None = None) -> int | None:
     """A count inside ``usage[details]`` (e.g. prompt_tokens_details.cached_tokens), or None."""
     if not isinstance(usage, Mapping):
         return None
-    return token_count(usage.get(details), name)
+    return token_count(usage.get(details), name, notes)
 
 
 #: The parser of a chat-completion event stream, for code that reads streams it did not send
