@@ -27,6 +27,8 @@ Scenarios (each run alternates the tools and repeats, the median is reported):
 5. ``cached``: every answer in the response store (``--modelbench-cache``, recorded first);
    the cached session with ``--modelbench-concurrency=32`` against the same session without
    it. Target ratio <= 1.2.
+6. ``shared-rpm``: 8 pytest-xdist workers calling a model declared with ``rpm = 60``: the
+   requests per minute the server saw, all workers together (target: 60).
 
 inspect_ai is installed by this script in a virtual environment of its own (``pip install
 inspect_ai openai``, once, in ``--inspect-venv``, default ``~/.cache/pytest-modelbench/
@@ -35,7 +37,7 @@ inspect-venv``) and run as ``inspect eval TASK --model openai/gsm8k-replay`` wit
 not know, inspect's OpenAI provider would use the Responses API, which a chat-completions server
 does not serve); each of its runs is checked to have succeeded (its log's status).
 
-    python benchmarks/concurrency.py [--scenarios gsm8k-32,scaling,rounds,limiter,cached] [--repeats 3]
+    python benchmarks/concurrency.py [--scenarios gsm8k-32,scaling,rounds,limiter,cached,shared-rpm] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -375,6 +377,27 @@ def scenario_limiter(tools: Tools, answers: Path) -> None:
               f"{rate:.2f} requests/s = {rate / 20:.3f} of 20/s (target within 10%)", flush=True)
 
 
+def scenario_shared_rpm(tools: Tools, url: str, workers: int = 8, rpm: int = 60, calls: int = 20) -> None:
+    print(f"\n== shared rpm: {workers} pytest-xdist workers, rpm = {rpm} ==", flush=True)
+    project = tools.work / "shared-rpm"
+    project.mkdir(exist_ok=True)
+    (project / "pyproject.toml").write_text(
+        f'[tool.modelbench.models.paced]\nprovider = "openai"\nmodel = "{MODEL}"\nbase_url = "{url}"\nrpm = {rpm}\n')
+    (project / "test_paced.py").write_text(MODELBENCH_TEST.format(
+        test_file=str(SHARED / "test.jsonl"), questions=calls, runs=1))
+    _clear(url)
+    wall, _, output = measured([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
+                                "--modelbench-models=paced"], cwd=project)
+    accepted = sorted(_server_stats(url)["accepted_at"])
+    if len(accepted) != calls:
+        raise SystemExit(f"expected {calls} requests, the server saw {len(accepted)}:\n{output[-2000:]}")
+    per_minute = (len(accepted) - 1) / (accepted[-1] - accepted[0]) * 60
+    gaps = [later - earlier for earlier, later in zip(accepted, accepted[1:])]
+    print(f"{calls} calls in {wall:.1f} s; achieved {per_minute:.1f} requests per minute together "
+          f"(rpm = {rpm}); seconds between requests as the server saw them: shortest {min(gaps):.3f}, "
+          f"median {statistics.median(gaps):.3f}, longest {max(gaps):.3f} (paced: {60 / rpm:.3f})", flush=True)
+
+
 def scenario_cached(tools: Tools, url: str, repeats: int) -> None:
     print("\n== cached: every answer in the response store ==", flush=True)
     store = tools.work / "store.sqlite"
@@ -392,7 +415,7 @@ def scenario_cached(tools: Tools, url: str, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="gsm8k-32,scaling,rounds,limiter,cached")
+    parser.add_argument("--scenarios", default="gsm8k-32,scaling,rounds,limiter,cached,shared-rpm")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--inspect-venv", type=Path,
@@ -423,6 +446,8 @@ def main() -> None:
                 scenario_rounds(tools, url, options.repeats)
             if "cached" in scenarios:
                 scenario_cached(tools, url, options.repeats)
+            if "shared-rpm" in scenarios:
+                scenario_shared_rpm(tools, url)
         if "limiter" in scenarios:
             scenario_limiter(tools, answers)
 
