@@ -101,7 +101,7 @@ def _pyproject(config: pytest.Config) -> Path | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "modelbench(category, difficulty='medium', weight=1.0, runs=None, timeout=None, group=None): "
+        "modelbench(category, difficulty='medium', weight=1.0, runs=None, timeout=None, group=None, concurrent=True): "
         "a benchmark task, run against every configured model (pytest-modelbench)",
     )
     try:
@@ -313,19 +313,22 @@ class BenchSession:
         self.plan: Any = None
         self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.is_worker = hasattr(config, "workerinput")
-        worker_ledger = config.workerinput.get("modelbench_ledger") if self.is_worker else None
+        worker = config.workerinput if self.is_worker else {}
         try:
-            self.runtime = SessionRuntime(settings, registry, is_worker=self.is_worker, worker_ledger=worker_ledger)
+            self.runtime = SessionRuntime(settings, registry, is_worker=self.is_worker,
+                                          worker_files=worker.get("modelbench_files", {}))
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+        from .concurrency import lookahead_for
+
+        self.concurrent = lookahead_for(config, self.runtime, run_key)  # None: no calls fetched ahead
         for found in [] if self.is_worker else self.runtime.price_warnings(_pyproject(config)):
             _config_warning(config, pytest.PytestWarning(found.message), found.filename, found.lineno)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """pytest-xdist: hand the spend ledger's path to each worker."""
-        if self.runtime.ledger_path is not None:
-            node.workerinput["modelbench_ledger"] = str(self.runtime.ledger_path)
+        """pytest-xdist: hand each worker the files the processes share (spend, rate limits)."""
+        node.workerinput["modelbench_files"] = self.runtime.shared_files()
 
     def close(self) -> None:
         self.runtime.close()
@@ -340,10 +343,11 @@ class BenchSession:
         state.cpu_start = time.process_time()
         state.load = []
         return self.runtime.model(state.model, run=state.run, task=state.task, timeout=state.spec.timeout,
-                                  totals=state.totals, loads=state.load)
+                                  totals=state.totals, loads=state.load, prefetch=state.prefetch)
 
     def judge_for(self, state: RunState) -> Any:
-        return self.runtime.judge(run=state.run, task=state.task, totals=state.judge_totals)
+        return self.runtime.judge(run=state.run, task=state.task, totals=state.judge_totals,
+                                  prefetch=state.judge_prefetch)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -389,7 +393,7 @@ class BenchSession:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         state = item.stash.get(run_key, None)
-        if state is None or state.recorded or call.when == "teardown":
+        if state is None or state.recorded or call.when == "teardown" or state.probing:
             return report
         if call.when == "setup":
             if report.skipped:

@@ -1,5 +1,7 @@
 """The package reads as its architecture (docs/architecture.md): wings import only the layers
-below them, module-level imports form no cycle, and only the pytest face imports pytest.
+below them, module-level imports form no cycle, and only the pytest face (plugin.py, its
+hookspecs, and concurrency.py, the face of concurrent sessions the plugin registers) imports
+pytest.
 
 Imports are read from the source (ast), lazy imports inside functions included.
 """
@@ -24,11 +26,12 @@ LAYERS = (
     ("compare",),
     ("reports",),
     ("session", "hookspecs", "scorers"),
+    ("concurrency",),
     ("plugin", "__main__", "cli", "(package)"),
 )
 LEVEL = {wing: level for level, wings in enumerate(LAYERS) for wing in wings}
 #: The pytest face: the only modules that may import pytest.
-PYTEST_FACE = {"pytest_modelbench.plugin", "pytest_modelbench.hookspecs"}
+PYTEST_FACE = {"pytest_modelbench.plugin", "pytest_modelbench.hookspecs", "pytest_modelbench.concurrency"}
 
 
 def _module_name(path: Path) -> str:

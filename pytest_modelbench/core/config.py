@@ -92,6 +92,8 @@ class TaskSpec:
     runs: int | None = None
     timeout: float | None = None
     group: str | None = None
+    #: False: the task's model calls are never fetched ahead of its run (docs/concurrency.md).
+    concurrent: bool = True
 
     @property
     def default_runs(self) -> int:
@@ -103,7 +105,7 @@ class TaskSpec:
         return self.weight * DIFFICULTIES[self.difficulty].multiplier
 
 
-MARKER_KEYS = ("category", "difficulty", "weight", "runs", "timeout", "group")
+MARKER_KEYS = ("category", "difficulty", "weight", "runs", "timeout", "group", "concurrent")
 
 
 def task_spec_from_marker(
@@ -149,4 +151,7 @@ def task_spec_from_marker(
     group = kwargs.get("group")
     if group is not None and not isinstance(group, str):
         raise ConfigError(f"group {group!r} is not allowed; it must be a string")
-    return TaskSpec(category, difficulty, weight, runs, timeout, group)
+    concurrent = kwargs.get("concurrent", True)
+    if not isinstance(concurrent, bool):
+        raise ConfigError(f"concurrent {concurrent!r} is not allowed; it must be True or False")
+    return TaskSpec(category, difficulty, weight, runs, timeout, group, concurrent)

@@ -10,10 +10,11 @@ Storage is an SQLite database in WAL mode. :meth:`~SpendLedger.add` increments t
 from several processes are serialised and none is lost. Amounts are kept as integer
 nano-dollars (1e-9 USD), so the total does not depend on the order of the adds.
 
-Guarantee: the total never exceeds the cap by more than one in-flight call per process.
-A process checks, calls, then adds; once the total reaches the cap every later check raises,
-so the only calls that can still be added are those already past their check — at most one
-per process, each process making one call at a time. Calls whose cost is unknown (no price)
+Guarantee: the total never exceeds the cap by more than the calls in flight: one per
+process making one call at a time, up to a model's concurrency per process with
+``--modelbench-concurrency`` (docs/concurrency.md). A process checks, calls, then adds; once
+the total reaches the cap every later check raises, so the only calls that can still be added
+are those already past their check. Calls whose cost is unknown (no price)
 are counted in ``unpriced_calls`` but cannot count towards the cap.
 
 Does not import pytest.

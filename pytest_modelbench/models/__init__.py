@@ -7,6 +7,9 @@
 * :mod:`.cache`: the response store (read-through cache and offline replay).
 * :mod:`.model`: :class:`~.model.Model`, the object behind the ``model`` fixture, and the
   per-run call totals and meter.
+* :mod:`.limiter`, :mod:`.dispatch`, :mod:`.prefetch`: concurrent calls: the rate limiter of
+  an endpoint, the channels that send a model's calls through it, and a run's calls fetched
+  ahead of it (docs/concurrency.md).
 
 A new provider goes in :mod:`.providers` (or is registered from a conftest through the
 ``pytest_modelbench_providers`` hook). May import: the foundation, ``core`` and ``cost`` (a

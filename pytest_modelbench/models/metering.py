@@ -581,6 +581,7 @@ class _Metering:
 
     def lookup(self, plan: CallPlan) -> tuple[Any, Completion | None]:
         """Key and stored answer; records and re-raises a replay miss or a spend-cap stop."""
+        self.calls.app_call("a call through a metered app client")
         call_index = self.calls.next_index()
         try:
             key, stored = self.calls.lookup(

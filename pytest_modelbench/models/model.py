@@ -119,7 +119,7 @@ def is_token_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
 
 
-RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout", "client"})
+RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout", "client", "max_retries"})
 
 
 class CallMeter:
@@ -186,17 +186,23 @@ class RunCalls:
     """The model calls of one run, whichever path they take (``complete()``, ``acomplete()``
     or a metered client): the call index, the response store, the spend cap, the totals.
 
+    With a ``channel`` (``models/dispatch.py``), ``complete()`` and ``acomplete()`` calls are
+    sent through it (concurrency, rate limiter); with a ``prefetch`` (``models/prefetch.py``)
+    they use the answers fetched ahead of the run, and a probe of the run defers its calls.
+
     Thread-safe: an app may call the model from several threads or tasks at once. Call
     indexes are handed out in the order calls start.
     """
 
     def __init__(self, provider: Callable[[], Provider], *, run: int, task: str,
-                 totals: CallTotals, meter: CallMeter) -> None:
+                 totals: CallTotals, meter: CallMeter, channel: Any = None, prefetch: Any = None) -> None:
         self._provider = provider
         self.run = run
         self.task = task
         self.totals = totals
         self.meter = meter
+        self.channel = channel
+        self.prefetch = prefetch
         self._next = 0
         self._lock = threading.Lock()
 
@@ -243,6 +249,71 @@ class RunCalls:
             if self.totals.failure is None:
                 self.totals.failure = error
 
+    # -- calls through a channel ---------------------------------------------------------
+
+    def app_call(self, what: str) -> None:
+        """A metered app client or ``model.load()`` is about to call: a probe stops here."""
+        if self.prefetch is not None and self.prefetch.probing:
+            self.prefetch.stop(what)
+
+    def route(self, request: Any, call_index: int) -> tuple[Any, Any] | Completion:
+        """Where the answer of a call through the channel comes from: a Completion now (from
+        the store), or ``(future, finish)``: wait for the future, then ``finish(answer)``.
+        A probe's call that is not known yet is sent ahead and suspends the probe."""
+        from .dispatch import URGENT
+
+        prefetch = self.prefetch
+        if prefetch is not None and prefetch.probing:
+            prefetch.reached = max(prefetch.reached, call_index + 1)
+        caching = self.caching()
+        key = None
+        if caching is not None:
+            key, stored = caching.lookup(request.messages, max_tokens=request.max_tokens,
+                                         temperature=request.temperature, run=self.run,
+                                         call_index=call_index, task=self.task, **request.params)
+        else:
+            key = self._key(request, call_index)
+        if prefetch is not None and prefetch.probing and key is None:
+            prefetch.stop("a call whose request cannot be keyed")
+        if prefetch is not None and key is not None:
+            fetched = prefetch.known(call_index, key.digest)
+            if fetched is not None:
+                return fetched.future, lambda answer: self._fetched(answer, request, key, fetched)
+            if prefetch.probing and prefetch.serial:
+                prefetch.stop("a call that is not reproducible")
+        if caching is not None and stored is not None:
+            return self.record(stored, cached=True, messages=request.messages)
+        if prefetch is not None and prefetch.probing and key is not None:
+            prefetch.defer(call_index, key.digest, self.channel.submit(request, priority=prefetch.priority))
+        return self.channel.submit(request, priority=URGENT), lambda answer: self._fetched(answer, request, key, None)
+
+    def _key(self, request: Any, call_index: int) -> Any:
+        from .cache import request_key
+
+        try:
+            return request_key(self.channel.key_spec, request.messages, max_tokens=request.max_tokens,
+                               temperature=request.temperature, params=request.params, run=self.run,
+                               call_index=call_index)
+        except ValueError:  # not JSON: it cannot be matched with a fetched answer
+            return None
+
+    def _fetched(self, answer: Completion | BaseException, request: Any, key: Any, fetched: Any) -> Completion:
+        """A call's answer from the channel, used by this attempt: raised if it is a failure;
+        in the totals (its cost was added to the spend ledger when it arrived)."""
+        probing = self.prefetch is not None and self.prefetch.probing
+        if fetched is not None and not probing:
+            fetched.consumed = True
+        if isinstance(answer, BaseException):
+            raise answer.with_traceback(None)
+        caching = self.caching()
+        if caching is not None and key is not None and not probing and (fetched is None or not fetched.stored):
+            caching.store_answer(key, answer)
+            if fetched is not None:
+                fetched.stored = True
+        with self._lock:
+            self.totals.add(answer, cost_usd=self.meter.cost(answer), cached=False, messages=request.messages)
+        return answer
+
     def interrupted(self, stop: BaseException) -> None:
         """Something outside the call (a watchdog's ``Failed``, Ctrl-C) stopped it in flight:
         the run records a failed call, not a miss."""
@@ -272,7 +343,7 @@ class Model:
         timeout: float | None, totals: CallTotals, meter: CallMeter | None = None,
         task: str = "", endpoint: Callable[[], tuple[str, str | None]] | None = None,
         loads: list[dict[str, Any]] | None = None, load_runner: Callable[..., Any] | None = None,
-        retries: int = 2, max_response_bytes: int | None = None,
+        retries: int = 2, max_response_bytes: int | None = None, channel: Any = None, prefetch: Any = None,
     ) -> None:
         self._spec = spec
         self._provider = provider
@@ -281,7 +352,8 @@ class Model:
         self._meter = meter or CallMeter()
         self.run = run
         self._task = task
-        self._calls = RunCalls(provider, run=run, task=task, totals=totals, meter=self._meter)
+        self._calls = RunCalls(provider, run=run, task=task, totals=totals, meter=self._meter,
+                               channel=channel, prefetch=prefetch)
         self._endpoint = endpoint
         self._loads = loads
         self._load_runner = load_runner
@@ -329,6 +401,19 @@ class Model:
         messages, params = self._request(prompt_or_messages, system, tools, tool_choice, params, "complete")
         calls = self._calls
         call_index = calls.next_index()
+        if calls.channel is not None:
+            routed = calls.route(self._call_request(messages, max_tokens, temperature, params), call_index)
+            if isinstance(routed, Completion):
+                return routed
+            future, finish = routed
+            try:
+                answer: Any = calls.channel.wait(future)
+            except Exception as exc:
+                answer = exc
+            except BaseException as stop:
+                calls.interrupted(stop)
+                raise
+            return finish(answer)
         caching = calls.caching()
         try:
             if caching is not None:
@@ -361,6 +446,19 @@ class Model:
         ``acomplete`` runs in a worker thread."""
         messages, params = self._request(prompt_or_messages, system, tools, tool_choice, params, "acomplete")
         calls = self._calls
+        if calls.channel is not None:
+            routed = calls.route(self._call_request(messages, max_tokens, temperature, params), calls.next_index())
+            if isinstance(routed, Completion):
+                return routed
+            future, finish = routed
+            try:
+                answer: Any = await calls.channel.await_answer(future)
+            except Exception as exc:
+                answer = exc
+            except BaseException as stop:
+                calls.interrupted(stop)
+                raise
+            return finish(answer)
         key, stored = calls.lookup(messages, max_tokens=max_tokens, temperature=temperature,
                                    call_index=calls.next_index(), params=params)
         if stored is not None:
@@ -381,6 +479,12 @@ class Model:
             raise
         calls.store(key, completion)
         return calls.record(completion, cached=False, messages=messages)
+
+    def _call_request(self, messages: list[dict[str, Any]], max_tokens: int | None,
+                      temperature: float | None, params: dict[str, Any]) -> Any:
+        from .dispatch import CallRequest
+
+        return CallRequest(messages, max_tokens, temperature, params, self._timeout)
 
     # ------------------------------------------------------------------ the app's clients
 
@@ -500,6 +604,7 @@ class Model:
         """
         from .._exceptions import ConfigError
 
+        self._calls.app_call("model.load()")
         if self._endpoint is None or self._load_runner is None:
             raise ConfigError(
                 f"model.load() needs an OpenAI-compatible model (openai: or ollama:); "

@@ -17,6 +17,7 @@ Does not import pytest.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -28,7 +29,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-/]+$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 NAMED_MODEL_KEYS = (
     "provider", "model", "base_url", "api_key_env", "params", "gpu_hourly_usd", "gpus",
-    "metrics_url", "price", "url_auth",
+    "metrics_url", "price", "url_auth", "concurrency", "rpm", "tpm",
 )
 
 REDACTED = "[REDACTED]"
@@ -224,11 +225,31 @@ def parse_named_models(table: Any, providers: Iterable[str]) -> dict[str, ModelS
             raise SpecError(f"{where} params must be a table, got {params!r}")
         extra = {key: entry[key] for key in ("gpu_hourly_usd", "gpus", "metrics_url", "price", "url_auth")
                  if key in entry}
+        extra.update(_call_limits(entry, where))
         specs[name] = ModelSpec(
             name=name, provider=provider, model=model, base_url=base_url,
             api_key_env=api_key_env, params=dict(params), extra=extra,
         )
     return specs
+
+
+def _call_limits(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``concurrency`` (model calls in flight), ``rpm`` and ``tpm`` (requests and tokens per
+    minute) of a named model, checked: SpecError names the table, the key and the value."""
+    limits: dict[str, Any] = {}
+    if "concurrency" in entry:
+        value = entry["concurrency"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError(f"{where} concurrency {value!r} is not allowed; it must be a whole number >= 1")
+        limits["concurrency"] = value
+    for key, unit in (("rpm", "requests per minute"), ("tpm", "tokens per minute")):
+        if key in entry:
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value > 0):
+                raise SpecError(f"{where} {key} {value!r} is not allowed; it must be a number > 0 ({unit})")
+            limits[key] = float(value)
+    return limits
 
 
 def parse_model_list(

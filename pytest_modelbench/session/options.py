@@ -102,6 +102,8 @@ OPTIONS = (
     Option("timeout", "Timeout of one model call unless the marker sets one (default 60)", "SECONDS",
             type=_seconds),
     Option("retries", "Retries of a failed model call (default 2)", "N", type=_non_negative_int),
+    Option("concurrency", "Model calls in flight at once per model, fetched ahead of each task's run "
+            "(default 16 for hosted public APIs, 1 elsewhere; 1 = one call at a time)", "N", type=_positive_int),
     Option("max_response_bytes", "Largest response body accepted from a model server, counted after "
             "decompression (default 32MiB)", "BYTES|NMiB", type=parse_bytes),
     Option("volume", "Project each model's monthly cost at this many tasks per day (also /hour, /month)",

@@ -11,6 +11,7 @@ from typing import Any
 from ..core.config import TaskSpec
 from ..core.records import RunRecord
 from ..models.model import CallTotals
+from ..models.prefetch import RunPrefetch
 
 
 @dataclasses.dataclass(slots=True)
@@ -27,11 +28,16 @@ class RunState:
     recorded: bool = False
     cpu_start: float | None = None
     load: list[dict[str, Any]] | None = None
+    #: The model's and the judge's calls fetched ahead of the run (``models/prefetch.py``),
+    #: kept across its attempts; None when its calls are not fetched ahead.
+    prefetch: RunPrefetch | None = None
+    judge_prefetch: RunPrefetch | None = None
     isolation: str | None = None
 
     def reset(self) -> None:
-        """Start a new attempt (pytest-rerunfailures runs an item again): only the last
-        attempt's measurements make its record."""
+        """Start a new attempt (pytest-rerunfailures runs an item again, a probe runs it
+        ahead): only the last attempt's measurements make its record. The calls fetched ahead
+        are kept."""
         self.totals = CallTotals()
         self.judge_totals = CallTotals()
         self.quality = None
@@ -39,6 +45,15 @@ class RunState:
         self.cpu_start = None
         self.load = None
         self.isolation = None
+
+    @property
+    def prefetches(self) -> tuple[RunPrefetch, ...]:
+        return tuple(prefetch for prefetch in (self.prefetch, self.judge_prefetch) if prefetch is not None)
+
+    @property
+    def probing(self) -> bool:
+        """Whether the run is being probed (run ahead of its turn, never reported)."""
+        return any(prefetch.probing for prefetch in self.prefetches)
 
     def record(self, outcome: str, *, quality: float | None = None, error: str | None = None,
                detail: str | None = None) -> RunRecord:

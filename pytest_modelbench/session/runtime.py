@@ -25,6 +25,46 @@ from .settings import Settings
 #: Providers that run on this machine: free ($0 a call, whatever the token counts) unless a
 #: price is set for the model, so no price is warned about.
 LOCAL_PROVIDERS = ("echo", "ollama", "python")
+#: Model calls in flight per model by default, for a hosted public API (docs/concurrency.md);
+#: every other model makes one call at a time unless told otherwise.
+DEFAULT_HOSTED_CONCURRENCY = 16
+
+
+def concurrency_for(spec: Any, settings: Settings, environ: Mapping[str, str]) -> int:
+    """Model calls in flight for one model: its table's ``concurrency``, else
+    ``--modelbench-concurrency``, else 16 for a hosted public API and 1 otherwise. The ``echo``
+    model answers at once: always 1."""
+    if spec.provider == "echo":
+        return 1
+    declared = spec.extra.get("concurrency")
+    if declared is not None:
+        return int(declared)
+    if settings.concurrency is not None:
+        return settings.concurrency
+    from ..models.providers import uses_public_api
+
+    return DEFAULT_HOSTED_CONCURRENCY if uses_public_api(spec, environ) else 1
+
+
+def _endpoint_of(spec: Any, environ: Mapping[str, str]) -> str:
+    """The name of the rate limiter a model's calls share: provider, URL and key (hashed)."""
+    from ..models.limiter import endpoint_key
+
+    if spec.provider == "ollama":
+        from ..models.providers import ollama_base_url
+
+        return endpoint_key("ollama", ollama_base_url(spec, environ).rstrip("/"), None)
+    if spec.provider == "openai":
+        from ..models.providers.openai import DEFAULT_BASE_URL as OPENAI_URL
+
+        base_url = spec.base_url or environ.get("OPENAI_BASE_URL") or OPENAI_URL
+        return endpoint_key("openai", base_url.rstrip("/"), environ.get(spec.api_key_env or "OPENAI_API_KEY"))
+    if spec.provider == "anthropic":
+        from ..models.providers.anthropic import DEFAULT_BASE_URL
+
+        base_url = spec.base_url or environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        return endpoint_key("anthropic", base_url.rstrip("/"), environ.get(spec.api_key_env or "ANTHROPIC_API_KEY"))
+    return endpoint_key(spec.provider, spec.base_url or spec.model, None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,15 +115,17 @@ class SessionRuntime:
     """Providers (behind the response store when caching or replaying), prices, the spend ledger
     and the loaded baseline of one process of a session.
 
-    ``worker_ledger`` is the ledger path a pytest-xdist controller handed to this worker (None
-    elsewhere); ``is_worker`` says whether this process is an xdist worker (workers neither
-    load the baseline nor create the ledger).
+    ``worker_files`` are the files a pytest-xdist controller handed to this worker
+    (:meth:`shared_files`: ``ledger``, the spend ledger, and ``limiter``, the rate limiters'
+    ledger; empty elsewhere); ``is_worker`` says whether this process is an xdist worker
+    (workers neither load the baseline nor create the ledgers).
     """
 
     def __init__(self, settings: Settings, registry: Mapping[str, Any], *, is_worker: bool = False,
-                 worker_ledger: str | None = None) -> None:
+                 worker_files: Mapping[str, str] | None = None) -> None:
         from ..models.providers import ProviderOptions, build_provider
 
+        worker_files = worker_files or {}
         self.settings = settings
         self.is_worker = is_worker
         options = ProviderOptions(timeout=settings.timeout, retries=settings.retries,
@@ -96,6 +138,10 @@ class SessionRuntime:
         self.baseline: Any = None
         self._ledger_dir: str | None = None
         self._store: Any = None
+        #: The channels of models whose calls go concurrently or through a rate limiter.
+        self.engine: Any = None
+        self._rate_ledger: Any = None
+        self._limiter_dir: str | None = None
         try:
             self.prices, self.self_hosting = self._resolve_prices(options.environ)
             from ..models.cache import CachingProvider, ResponseStore, StoreError
@@ -129,7 +175,9 @@ class SessionRuntime:
             if settings.judge is not None:
                 self.judge_provider = make(settings.judge)
             self._load_baseline()
-            self._open_ledger(worker_ledger)
+            self._open_ledger(worker_files.get("ledger"))
+            if not replay_path:
+                self._open_channels(options.environ, worker_files.get("limiter"))
         except ConfigError:
             self.close()
             raise
@@ -230,6 +278,68 @@ class SessionRuntime:
     def ledger_path(self) -> Path | None:
         return None if self.ledger is None else Path(self.ledger.path)
 
+    def _open_channels(self, environ: Mapping[str, str], worker_limiter: str | None) -> None:
+        """When some model makes more than one call at a time or declares ``rpm``/``tpm``, a
+        channel (``models/dispatch.py``) for every model but ``echo`` (and the judge), so that
+        any call of a run fetched ahead can be deferred; the models of one endpoint share its
+        rate limiter."""
+        from ..models.limiter import LocalRateLedger, RateLimits, SharedRateLedger
+
+        judge = self.settings.judge
+        wanted = []
+        for label, spec, provider in [*((spec.name, spec, self.providers[spec.name]) for spec in self.settings.models),
+                                      *(((f"{judge.name} (judge)", judge, self.judge_provider),) if judge else ())]:
+            if spec.provider != "echo":
+                wanted.append((label, spec, provider, concurrency_for(spec, self.settings, environ),
+                               RateLimits(spec.extra.get("rpm"), spec.extra.get("tpm")), _endpoint_of(spec, environ)))
+        if not any(concurrency > 1 or limits.active for _, _, _, concurrency, limits, _ in wanted):
+            return  # every call goes one at a time, unlimited: the plain path
+        from ..models.aio import io_loop
+        from ..models.cache import CachingProvider, spec_for_key
+        from ..models.dispatch import CallEngine
+        from ..models.limiter import RateLimiter
+
+        self._rate_ledger = SharedRateLedger(worker_limiter) if worker_limiter else LocalRateLedger()
+        ceilings: dict[str, int] = {}
+        for *_, concurrency, _, endpoint in wanted:
+            ceilings[endpoint] = ceilings.get(endpoint, 0) + concurrency
+        limiters = {endpoint: RateLimiter(endpoint, ceiling=ceiling, ledger=self._rate_ledger)
+                    for endpoint, ceiling in ceilings.items()}
+        self.engine = CallEngine(io_loop(), threads=sum(ceilings.values()))
+        for label, spec, provider, concurrency, limits, endpoint in wanted:
+            calls = (lambda caching=provider: caching.inner) if isinstance(provider, CachingProvider) \
+                else (lambda plain=provider: plain)
+            self.engine.add(label, calls, concurrency=concurrency, limiter=limiters[endpoint], limits=limits,
+                            meter=self._meter(spec), retries=self.settings.retries,
+                            key_spec=spec_for_key(spec, environ))
+
+    def channel(self, name: str) -> Any:
+        """The channel of a model (or ``"NAME (judge)"``), None when its calls go one at a time."""
+        return None if self.engine is None else self.engine.channels.get(name)
+
+    def concurrent(self, name: str) -> bool:
+        """Whether a model's calls are fetched ahead of its runs (more than one in flight)."""
+        channel = self.channel(name)
+        return channel is not None and channel.concurrency > 1
+
+    def shared_files(self) -> dict[str, str]:
+        """pytest-xdist: the files the controller hands each worker: the spend ledger
+        (``ledger``) and the rate limiters' ledger (``limiter``, made at the first worker)."""
+        files = {}
+        if self.ledger is not None:
+            files["ledger"] = str(self.ledger.path)
+        if self.engine is not None:
+            if self._limiter_dir is None:
+                from ..models.limiter import SharedRateLedger
+
+                self._limiter_dir = tempfile.mkdtemp(prefix="modelbench-limits-")
+                SharedRateLedger(f"{self._limiter_dir}/limits.sqlite").close()
+            files["limiter"] = f"{self._limiter_dir}/limits.sqlite"
+        return files
+
+    def _meter(self, spec: Any) -> CallMeter:
+        return CallMeter(self.prices.get(spec.name), self.ledger)
+
     # -- per run -------------------------------------------------------------------------
 
     def check_budget(self) -> None:
@@ -238,16 +348,17 @@ class SessionRuntime:
             self.ledger.check()
 
     def model(self, name: str, *, run: int, task: str, timeout: float | None, totals: CallTotals,
-              loads: list[dict[str, Any]]) -> Model:
-        """The ``model`` of one run: calls are metered into ``totals``, loads into ``loads``."""
+              loads: list[dict[str, Any]], prefetch: Any = None) -> Model:
+        """The ``model`` of one run: calls are metered into ``totals``, loads into ``loads``;
+        ``prefetch`` holds the run's calls fetched ahead (``models/prefetch.py``)."""
         spec = self.specs[name]
         provider = self.providers[name]
-        meter = CallMeter(self.prices.get(name), self.ledger)
         totals.texts = self.texts
         return Model(spec, lambda: provider, run=run, timeout=timeout or self.settings.timeout,
-                     totals=totals, meter=meter, task=task, endpoint=self._load_endpoint(spec), loads=loads,
-                     load_runner=_run_load, retries=self.settings.retries,
-                     max_response_bytes=self.settings.max_response_bytes)
+                     totals=totals, meter=self._meter(spec), task=task, endpoint=self._load_endpoint(spec),
+                     loads=loads, load_runner=_run_load, retries=self.settings.retries,
+                     max_response_bytes=self.settings.max_response_bytes,
+                     channel=self.channel(name), prefetch=prefetch)
 
     def _load_endpoint(self, spec: Any) -> Callable[[], tuple[str, str | None]] | None:
         """For ``model.load`` and ``model.endpoint`` (and the metered clients): a function giving
@@ -258,15 +369,15 @@ class SessionRuntime:
 
         return lambda: resolve_openai_endpoint(spec, os.environ)
 
-    def judge(self, *, run: int, task: str, totals: CallTotals) -> Any:
+    def judge(self, *, run: int, task: str, totals: CallTotals, prefetch: Any = None) -> Any:
         """The ``judge`` of one run (its calls metered into ``totals``, apart from the model's)."""
         from ..design.judge import Judge
 
         spec = self.settings.judge
         provider = self.judge_provider
-        meter = CallMeter(self.prices.get(spec.name), self.ledger)
         model = Model(spec, lambda: provider, run=run, timeout=self.settings.timeout,
-                      totals=totals, meter=meter, task=task)
+                      totals=totals, meter=self._meter(spec), task=task,
+                      channel=self.channel(f"{spec.name} (judge)"), prefetch=prefetch)
         return Judge(spec.name, model.complete)
 
     def session_spend(self) -> dict[str, Any] | None:
@@ -275,7 +386,10 @@ class SessionRuntime:
     def close(self) -> None:
         from ..models.aio import shutdown_io_loop
 
-        shutdown_io_loop()  # first: it closes the providers' async clients on their loop
+        if self.engine is not None:
+            self.engine.close()  # on the I/O loop, before it stops
+            self.engine = None
+        shutdown_io_loop()  # then: it closes the providers' async clients on their loop
         for provider in self.providers.values():
             provider.close()
         self.providers.clear()
@@ -291,3 +405,9 @@ class SessionRuntime:
         if self._ledger_dir is not None:
             shutil.rmtree(self._ledger_dir, ignore_errors=True)
             self._ledger_dir = None
+        if self._rate_ledger is not None:
+            self._rate_ledger.close()
+            self._rate_ledger = None
+        if self._limiter_dir is not None:
+            shutil.rmtree(self._limiter_dir, ignore_errors=True)
+            self._limiter_dir = None

@@ -28,6 +28,8 @@ class Settings:
     strict: bool = False
     timeout: float = 60.0
     retries: int = 2
+    #: ``--modelbench-concurrency``: model calls in flight per model; None = the default policy.
+    concurrency: int | None = None
     max_response_bytes: int = 32 * 1024 * 1024
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
@@ -60,6 +62,7 @@ class Settings:
             "strict": self.strict,
             "timeout": self.timeout,
             "retries": self.retries,
+            "concurrency": self.concurrency,
             "max_response_bytes": self.max_response_bytes,
             "category_weights": dict(self.categories),
             "dimensions": self.dimensions.to_dict(),
@@ -215,6 +218,8 @@ def resolve(
         strict=parse_bool(values.get("strict") or False, "modelbench strict"),
         timeout=60.0 if values.get("timeout") in (None, "") else parse_seconds(values["timeout"], "modelbench timeout"),
         retries=2 if values.get("retries") in (None, "") else parse_int(values["retries"], "modelbench retries", 0),
+        concurrency=None if values.get("concurrency") in (None, "") else parse_int(
+            values["concurrency"], "modelbench concurrency", 1),
         max_response_bytes=parse_size(values.get("max_response_bytes"), "modelbench max_response_bytes"),
         categories=categories,
         named_models=named,

@@ -224,6 +224,7 @@ async def aread_sse_stream(
             async for received in body:
                 completion = reading.add(received)
                 if completion is not None:
+                    await _finish_body(body)
                     return completion
         completion = reading.flush_head()
     except READ_FAILURES as exc:
@@ -231,6 +232,26 @@ async def aread_sse_stream(
     if completion is not None:
         return completion
     return reading.end()
+
+
+#: After a stream's end marker, how long the end of its body may take to arrive, and how many
+#: bytes of it are read, for the connection to go back to the pool.
+DRAIN_S = 0.05
+DRAIN_LIMIT = 65536
+
+
+async def _finish_body(body: AsyncIterator[Received]) -> None:
+    """Read the end of a body whose answer is complete (normally the close of the chunked
+    encoding, sent with the end marker), so that the connection goes back to the pool rather
+    than being closed; after :data:`DRAIN_S` seconds or :data:`DRAIN_LIMIT` bytes, give up
+    (the connection is closed, as it would have been)."""
+    drained = 0
+    try:
+        while drained <= DRAIN_LIMIT:
+            received = await asyncio.wait_for(body.__anext__(), DRAIN_S)
+            drained += len(received.data)
+    except Exception:  # the end of the body, a pause, a broken connection: the answer is complete
+        pass
 
 
 async def aread_json_object(response: httpx.Response, deadline: Deadline, errors: CallErrors,

@@ -241,10 +241,12 @@ class AnthropicProvider:
         timeout: float | None = None,
         client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
+        max_retries: int | None = None,
         **params: Any,
     ) -> Completion:
         """:meth:`complete` without blocking, sent with an ``httpx.AsyncClient`` (``client``,
-        e.g. from :meth:`async_client`; without one a client is opened for this call only)."""
+        e.g. from :meth:`async_client`; without one a client is opened for this call only).
+        ``max_retries`` replaces the provider's retries for this call (0: one attempt)."""
         from ._async import acall_with_retries, asend_with_fallbacks
 
         conversation, request_params, call_timeout = self._prepare(
@@ -261,7 +263,9 @@ class AnthropicProvider:
                 )
 
             options = {} if sleep is None else {"sleep": sleep}
-            return await acall_with_retries(attempt, policy=self._policy, **options)
+            policy = self._policy if max_retries is None else dataclasses.replace(
+                self._policy, max_retries=check_max_retries(max_retries))
+            return await acall_with_retries(attempt, policy=policy, **options)
 
         try:
             if client is None:

@@ -209,6 +209,7 @@ class OpenAIProvider:
         timeout: float | None = None,
         client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
+        max_retries: int | None = None,
         **params: Any,
     ) -> Completion:
         """:meth:`complete` without blocking: the same request, retries, fallbacks, measurements
@@ -217,7 +218,8 @@ class OpenAIProvider:
         ``client`` is the connection pool to use (from :meth:`async_client`, or any AsyncClient:
         the provider adds its headers to each request); without one, a client is opened for
         this call and closed after it (a new connection each time). ``sleep`` replaces
-        ``asyncio.sleep`` between retries.
+        ``asyncio.sleep`` between retries; ``max_retries`` replaces the provider's retries for
+        this call (0: one attempt, for a caller that retries itself, as the rate limiter does).
         """
         from ._async import acall_with_retries, asend_with_fallbacks
 
@@ -233,7 +235,9 @@ class OpenAIProvider:
                 )
 
             options = {} if sleep is None else {"sleep": sleep}
-            return await acall_with_retries(attempt, policy=self._policy, **options)
+            policy = self._policy if max_retries is None else dataclasses.replace(
+                self._policy, max_retries=check_max_retries(max_retries))
+            return await acall_with_retries(attempt, policy=policy, **options)
 
         try:
             if client is None:
