@@ -37,7 +37,8 @@ from ..cost.summary import format_usd_delta
 from ..core.records import RunRecord
 from ..core.results import read_results, write_json_atomic
 from ..core.dimensions import Dimensions
-from ..core.scoring import PASS_SHARE, QUALITY_SHARE, score_columns, task_scores, task_shares
+from ..core.measured import task_cost_usd
+from ..core.scoring import PASS_SHARE, QUALITY_SHARE, clean_float, score_columns, task_scores, task_shares
 from ..core.table import RunTable
 from ..stats import VarianceComponents, variance_components
 from .paired import PairedDelta, detectability, interval_text, paired_deltas
@@ -52,7 +53,6 @@ __all__ = [
     "compare_to_baseline",
     "cost_per_task_by_model",
     "load_baseline",
-    "run_costs",
     "weighted_paired_delta",
     "write_baseline",
 ]
@@ -60,13 +60,6 @@ __all__ = [
 #: Blocks of a results document that describe a comparison with an older baseline; they are
 #: dropped when the document itself becomes the new baseline.
 BASELINE_ONLY_BLOCKS = ("baseline", "gates")
-
-
-def _clean(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 # ------------------------------------------------------------------------- loading
@@ -110,44 +103,14 @@ def write_baseline(path: str | Path, document: Mapping[str, Any]) -> None:
 # ------------------------------------------------------------------ per-task scores
 
 
-def run_costs(records: Sequence[RunRecord], table: RunTable) -> np.ndarray:
-    """Mean run cost (USD) per (model, task) of ``table``; NaN when unknown or not run.
-
-    A run that made no model call costs 0; a run that called the model without a
-    ``cost_usd`` (no price, or a token count the server did not report) is unknown, and makes
-    its task's cost unknown: a mean over the priced runs only would understate the cost.
-    """
-    model_index = {name: i for i, name in enumerate(table.models)}
-    task_index = {name: i for i, name in enumerate(table.tasks)}
-    counted = [r for r in records
-               if r.outcome != "skipped" and r.model in model_index and r.task in task_index]
-    size = table.n_models * table.n_tasks
-    if not counted:
-        return np.full((table.n_models, table.n_tasks), np.nan)
-    flat = np.fromiter((model_index[r.model] * table.n_tasks + task_index[r.task] for r in counted),
-                       dtype=np.int64, count=len(counted))
-    cost = np.fromiter(
-        (r.cost_usd if r.cost_usd is not None else (0.0 if not r.calls else np.nan) for r in counted),
-        dtype=np.float64, count=len(counted),
-    )
-    known = ~np.isnan(cost)
-    sums = np.bincount(flat, weights=np.where(known, cost, 0.0), minlength=size)
-    counts = np.bincount(flat, minlength=size)
-    unknown = np.bincount(flat, weights=(~known).astype(np.float64), minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts
-    means[(counts == 0) | (unknown > 0)] = np.nan
-    return means.reshape(table.n_models, table.n_tasks)
-
-
 def cost_per_task_by_model(records: Sequence[RunRecord]) -> dict[str, float | None]:
     """Cost per task (USD) of each model: the mean over its tasks of each task's mean run cost.
 
     The same definition as ``cost.ModelCost.cost_per_task_usd``, but strict: None (unknown)
-    when any task's cost is unknown (see :func:`run_costs`).
+    when any task's cost is unknown (see :func:`~pytest_modelbench.core.measured.task_cost_usd`).
     """
     table = RunTable.from_records(records)
-    cells = run_costs(records, table)
+    cells = task_cost_usd(table)
     ran = ~np.isnan(task_scores(table))
     result: dict[str, float | None] = {}
     for i, name in enumerate(table.models):
@@ -263,25 +226,25 @@ class ModelBaseline:
             "shared_tasks": self.shared_tasks,
             "only_current_tasks": self.only_current_tasks,
             "only_baseline_tasks": self.only_baseline_tasks,
-            "current": None if score is None else _clean(score.a),
-            "baseline": None if score is None else _clean(score.b),
-            "delta": None if score is None else _clean(score.delta),
-            "ci": None if score is None else [_clean(score.ci.low), _clean(score.ci.high)],
-            "p_value": None if score is None else _clean(score.p_value),
-            "p_adjusted": None if score is None else _clean(score.p_adjusted),
+            "current": None if score is None else clean_float(score.a),
+            "baseline": None if score is None else clean_float(score.b),
+            "delta": None if score is None else clean_float(score.delta),
+            "ci": None if score is None else [clean_float(score.ci.low), clean_float(score.ci.high)],
+            "p_value": None if score is None else clean_float(score.p_value),
+            "p_adjusted": None if score is None else clean_float(score.p_adjusted),
             "significant": None if score is None else score.significant,
             "score": None if score is None else score.to_dict(),
             "categories": {entry.category: entry.delta.to_dict() for entry in self.categories},
-            "latency_p95_ms": {"current": _clean(self.latency_p95_ms_current),
-                               "baseline": _clean(self.latency_p95_ms_baseline),
-                               "delta": _clean(self.latency_p95_ms_delta)},
-            "cost_per_task_usd": {"current": _clean(self.cost_per_task_usd_current),
-                                  "baseline": _clean(self.cost_per_task_usd_baseline),
-                                  "delta": _clean(self.cost_per_task_usd_delta)},
+            "latency_p95_ms": {"current": clean_float(self.latency_p95_ms_current),
+                               "baseline": clean_float(self.latency_p95_ms_baseline),
+                               "delta": clean_float(self.latency_p95_ms_delta)},
+            "cost_per_task_usd": {"current": clean_float(self.cost_per_task_usd_current),
+                                  "baseline": clean_float(self.cost_per_task_usd_baseline),
+                                  "delta": clean_float(self.cost_per_task_usd_delta)},
             "variance": variance,
             "runs_current": self.runs_current,
             "runs_baseline": self.runs_baseline,
-            "mde": _clean(self.mde),
+            "mde": clean_float(self.mde),
             "errors_current": self.errors_current,
             "runs_checked": self.runs_checked,
             "error_reasons": [{"reason": reason, "runs": count} for reason, count in self.error_reasons],
@@ -358,10 +321,6 @@ def _p(value: float) -> str:
     if value is None or math.isnan(value):
         return "-"
     return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _category_weight_vector(categories: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
@@ -472,7 +431,7 @@ def compare_to_baseline(
                            alpha=alpha, n_resamples=n_resamples, seed=seed, column_task=now_columns.task)
     answers = now_columns.answers
     then_answers = then_columns.answers
-    now_costs, then_costs = run_costs(current, now), run_costs(baseline.records, then)
+    now_costs, then_costs = task_cost_usd(now), task_cost_usd(then)
     now_counts, then_counts = now.cell_counts(), then.cell_counts()
     baseline_tasks = set(then.tasks)
     entries = []

@@ -40,7 +40,8 @@ from ..core.scoring import (
 from ..core.text import wrap_label
 from ..core.table import RunTable
 from ..profile.consistency import ConsistencyReport, consistency
-from .paired import PairedDelta, detectability, interval_text, paired_deltas, signed
+from .paired import PairedDelta, detectability, interval_text, paired_deltas
+from .paired import signed as _signed
 from .rankings import Rankings, rank_models, run_grid
 
 #: Relative difference (|Δ| / the lower score) from which a significant difference is "significant", not "slight".
@@ -722,6 +723,4 @@ def _num(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.1f}"
 
 
-def _signed(value: float) -> str:
-    return signed(value)
 
