@@ -31,6 +31,7 @@ from tabulate import tabulate
 
 from .._exceptions import ConfigError
 from ..cost.summary import format_usd
+from ..core.text import fit_labels
 from .paired import detectability, interval_text, min_clusters_to_reject
 from .baseline import BaselineComparison, ModelBaseline
 
@@ -483,7 +484,9 @@ def gate_lines(results: Sequence[GateResult], *, width: int = 100) -> list[str]:
     plainly pass, wrapped to ``width`` columns."""
     if not results:
         return ["no gates configured"]
-    rows = [[_short(r.name, 18), _short(r.model, 24), _measured(r), _threshold(r), r.verdict.upper()]
+    names = sorted({r.model for r in results})
+    labels = dict(zip(names, fit_labels(names, 24)))  # cut names stay distinguishable
+    rows = [[_short(r.name, 18), labels[r.model], _measured(r), _threshold(r), r.verdict.upper()]
             for r in results]
     table = tabulate(rows, headers=["gate", "model", "measured", "threshold", "verdict"],
                      tablefmt="simple", disable_numparse=True)
