@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 
 from ._exceptions import ModelError
+from .session.runs import installed_file
 
 #: Seconds between redraws of the progress line on a terminal, and between plain lines.
 STATUS_TTY_S = 0.2
@@ -295,8 +296,7 @@ class ConcurrentRuns:
 def _from_installed_package(fixturedef: Any) -> bool:
     """Whether a fixture is defined by an installed package (a plugin), not by the project."""
     code = getattr(getattr(fixturedef, "func", None), "__code__", None)
-    path = "" if code is None else code.co_filename.replace("\\", "/")
-    return "/site-packages/" in path or "/dist-packages/" in path or "/_pytest/" in path
+    return code is not None and installed_file(code.co_filename)
 
 
 def _xdist_worker(config: pytest.Config) -> Any:

@@ -238,17 +238,21 @@ def _repeat_count(item: pytest.Function) -> int:
 # --------------------------------------------------------------------------- fixtures
 
 
+def _benchmark_run(request: pytest.FixtureRequest, fixture: str, available: str) -> tuple[RunState, BenchSession]:
+    """The run and the session of a fixture that only benchmark runs have; fails the test elsewhere."""
+    state = request.node.stash.get(run_key, None)
+    session = request.config.stash.get(session_key, None)
+    if state is None or session is None:
+        pytest.fail(f"{request.node.nodeid}: the {fixture!r} fixture is only available in {available}", pytrace=False)
+    return state, session
+
+
 @pytest.fixture
 def model(request: pytest.FixtureRequest) -> Any:
     """The model under test in this benchmark run (see ``Model.complete``, ``Model.acomplete``
     and the metered clients ``Model.openai_client`` ...), closed at the end of the run."""
-    state = request.node.stash.get(run_key, None)
-    session = request.config.stash.get(session_key, None)
-    if state is None or session is None:
-        pytest.fail(
-            f"{request.node.nodeid}: the 'model' fixture is only available in tests marked "
-            "@pytest.mark.modelbench while --modelbench-models is set", pytrace=False,
-        )
+    state, session = _benchmark_run(
+        request, "model", "tests marked @pytest.mark.modelbench while --modelbench-models is set")
     bench_model = session.model_for(state)
     yield bench_model
     bench_model.close()
@@ -261,12 +265,7 @@ def judge(request: pytest.FixtureRequest) -> Any:
     Its calls are recorded and costed apart from the judged model's. Without a judge
     configured, tests using it are skipped.
     """
-    state = request.node.stash.get(run_key, None)
-    session = request.config.stash.get(session_key, None)
-    if state is None or session is None:
-        pytest.fail(
-            f"{request.node.nodeid}: the 'judge' fixture is only available in benchmark runs", pytrace=False,
-        )
+    state, session = _benchmark_run(request, "judge", "benchmark runs")
     if session.settings.judge is None:
         pytest.skip("no judge configured: pass --modelbench-judge=SPEC to grade with an LLM judge")
     return session.judge_for(state)

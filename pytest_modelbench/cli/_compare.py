@@ -7,36 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
+from ..session.settings import gate_settings
 from ._output import Writer
 from ._saved import Saved, rerun, settings_for
-
-
-def gate_settings(*, fail_on_regression: bool, tolerance: str | None, min_score: str | None,
-                  max_p95_latency_ms: str | None, max_cost_per_task: str | None, alpha: float,
-                  models: list[str]) -> Any:
-    """GateSettings from the command's options (None when no gate is asked for); the parsers
-    of the plugin's options, their messages naming this command's option."""
-    from ..compare.gates import (
-        GateSettings,
-        parse_max_cost_per_task,
-        parse_max_p95_latency_ms,
-        parse_min_score,
-        parse_tolerance,
-    )
-
-    settings = GateSettings(
-        fail_on_regression=fail_on_regression,
-        tolerance=2.0 if tolerance is None else parse_tolerance(tolerance, "--tolerance"),
-        alpha=alpha,
-        min_score=None if min_score is None else parse_min_score(min_score, "--min-score"),
-        max_p95_latency_ms=None if max_p95_latency_ms is None
-        else parse_max_p95_latency_ms(max_p95_latency_ms, "--max-p95-latency-ms"),
-        max_cost_per_task=None if max_cost_per_task is None
-        else parse_max_cost_per_task(max_cost_per_task, "--max-cost-per-task"),
-    )
-    if settings.min_score is not None:
-        settings.min_score.check_models(models)
-    return settings if settings.active else None
 
 
 def compare(baseline_path: Path, current: Saved, out: Writer, *, alpha: float | None, gates: dict[str, Any],
@@ -49,7 +22,8 @@ def compare(baseline_path: Path, current: Saved, out: Writer, *, alpha: float | 
     baseline = load_baseline(baseline_path)
     first = settings_for(current, alpha=alpha, baseline_path=baseline_path)
     settings = settings_for(current, alpha=first.alpha, baseline_path=baseline_path,
-                            gates=gate_settings(alpha=first.alpha, models=current.model_names, **gates))
+                            gates=gate_settings(alpha=first.alpha, models=current.model_names, option_prefix="--",
+                                                **gates))
     shared = {record.model for record in baseline.records} & set(current.model_names)
     if not shared:
         raise ConfigError(
@@ -80,19 +54,16 @@ def compare(baseline_path: Path, current: Saved, out: Writer, *, alpha: float | 
         if entry["errors"]:
             out.line(f"modelbench: model {entry['model']!r} was not measured: {entry['reason']}", "red")
     if result.gate_results:
-        from ..compare.gates import gate_lines, gates_passed
+        from ..session.pipeline import gate_section
 
-        passed = gates_passed(result.gate_results)
-        out.sep("=", "modelbench gates", "green" if passed else "red")
-        out.lines(gate_lines(result.gate_results, width=out.width))
+        out.pipeline(gate_section(result, out.width))
     else:
         out.line("no gate asked for (--fail-on-regression, --min-score, --max-p95-latency-ms, "
                  "--max-cost-per-task): nothing can fail")
     if output is not None:
-        from ..core.results import build_document, write_json_atomic
+        from ..core.results import write_json_atomic
+        from ..session.pipeline import results_document
 
-        document = dict(result.document)
-        models = document.pop("models")
-        write_json_atomic(output, build_document(current.meta, models, result.records, **document))
+        write_json_atomic(output, results_document(result, current.meta))
         out.line(f"results with the comparison written to {output}")
     return 1 if result.exit_code == 1 else 0

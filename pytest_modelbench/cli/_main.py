@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -37,22 +37,23 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
-def _alpha(text: str) -> float:
-    from ..session.settings import parse_alpha
+def _setting(name: str) -> Callable[[str], Any]:
+    """The session's parser of a setting (``session.settings.parse_NAME``) as an argparse type,
+    its message naming the option as this command does (``alpha``, not ``modelbench alpha``)."""
 
-    try:
-        return parse_alpha(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc).replace("modelbench alpha", "alpha")) from None
+    def parse(text: str) -> Any:
+        from ..session import settings
+
+        try:
+            return getattr(settings, f"parse_{name}")(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace(f"modelbench {name}", name)) from None
+
+    return parse
 
 
-def _rank(text: str) -> str:
-    from ..session.settings import parse_rank
-
-    try:
-        return parse_rank(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc).replace("modelbench rank", "rank")) from None
+_alpha = _setting("alpha")
+_rank = _setting("rank")
 
 
 def build_parser() -> argparse.ArgumentParser:

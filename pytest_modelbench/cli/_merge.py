@@ -127,7 +127,7 @@ def _merged_meta(files: Sequence[Saved], models: list[Mapping[str, Any]]) -> dic
 
 def merged_document(files: Sequence[Saved], output: Path) -> tuple[dict[str, Any], list[str]]:
     """The merged results document (summaries recomputed by the pipeline) and notes."""
-    from ..core.results import build_document
+    from ..session.pipeline import results_document
     from ._saved import rerun
 
     meta, records, notes = merge(files)
@@ -138,9 +138,7 @@ def merged_document(files: Sequence[Saved], output: Path) -> tuple[dict[str, Any
     result = rerun(carrier, settings)
     if result is None:
         raise ConfigError(f"the files to merge ({', '.join(str(s.path) for s in files)}) hold no benchmark run")
-    document = dict(result.document)
-    summaries = document.pop("models")
-    return build_document(meta, summaries, result.records, **document), notes
+    return results_document(result, meta), notes
 
 
 def _setting(value: Any) -> str:

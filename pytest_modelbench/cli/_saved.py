@@ -46,6 +46,17 @@ class Saved:
         return names + sorted({record.model for record in self.records} - set(names))
 
 
+def weighted_interval(document: Mapping[str, Any], name: str) -> tuple[float | None, float | None]:
+    """The 95% interval of a model's score in the document's weighted ranking, (None, None)
+    when the document has none."""
+    entry: Any = document
+    for key in ("rankings", "weighted", "models", name):
+        entry = entry.get(key) if isinstance(entry, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return None, None
+    return entry.get("low"), entry.get("high")
+
+
 def load(path: str | Path) -> Saved:
     """Read ``path``; ConfigError naming the file when it is missing, not JSON, of another
     schema version, or holds a malformed run."""

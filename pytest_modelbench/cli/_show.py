@@ -11,7 +11,7 @@ from typing import Any
 from .._exceptions import ConfigError
 from ..core.text import table, wrap_text
 from ._output import Writer
-from ._saved import Saved, rerun, settings_for
+from ._saved import Saved, rerun, settings_for, weighted_interval
 
 #: Grade bands of a score (0-100 points): the lowest score of each grade.
 GRADES = (("A", 90.0), ("B", 80.0), ("C", 70.0), ("D", 60.0), ("F", 0.0))
@@ -89,7 +89,8 @@ def check_model(saved: Saved, model: str) -> None:
 
 def model_report(saved: Saved, result: Any, settings: Any, name: str, out: Writer, *, verbosity: int = 0) -> None:
     from ..cost import format_usd
-    from ..reports.terminal import compact
+    from ..reports.terminal import compact, count_text
+    from ..reports.trend import with_interval
 
     document = result.document
     summary = document["models"][name]
@@ -99,13 +100,10 @@ def model_report(saved: Saved, result: Any, settings: Any, name: str, out: Write
     if spec:
         out.line(f"spec {spec.get('spec')}")
     score = summary.get("score")
-    weighted = ((document.get("rankings") or {}).get("weighted") or {}).get("models", {}).get(name) or {}
-    interval = ""
-    if weighted.get("low") is not None and weighted.get("high") is not None:
-        interval = f" [{weighted['low']:.1f}-{weighted['high']:.1f}]"
+    low, high = weighted_interval(document, name)
+    score_text = "not measured" if score is None else with_interval(f"{score:.1f}", low, high, ".1f", "-")
     position = _position(result, name)
-    out.line(f"score {'not measured' if score is None else f'{score:.1f}{interval}'}   grade {grade(score)}"
-             + (f"   rank {position}" if position else ""))
+    out.line(f"score {score_text}   grade {grade(score)}" + (f"   rank {position}" if position else ""))
     pass_rate = summary.get("pass_rate")
     ci = summary.get("pass_rate_ci95")
     out.line(f"runs {summary['runs']}: {summary['passed']} passed, {summary['failed']} missed, "
@@ -141,7 +139,8 @@ def model_report(saved: Saved, result: Any, settings: Any, name: str, out: Write
         block = summary.get(key)
         out.line(f"{label:11} " + ("unknown" if not block else "  ".join(
             f"{stat} {compact(block.get(stat))}" for stat in ("p50", "p95", "p99", "mean"))))
-    out.line(f"{'tokens':11} in {_count(summary.get('input_tokens'))}, out {_count(summary.get('output_tokens'))}")
+    out.line(f"{'tokens':11} in {count_text(summary.get('input_tokens'))}, "
+             f"out {count_text(summary.get('output_tokens'))}")
     cost = summary.get("cost") or {}
     out.lines(wrap_text(f"{'cost':11} {format_usd(cost.get('cost_usd'))} in all, "
                         f"{format_usd(cost.get('cost_per_task_usd'))} per task, "
@@ -183,12 +182,6 @@ def _price(price: Any) -> str:
     if not any(paid):
         return f" ({price['source']})" if price.get("source") else " (free)"
     return f" (price {paid[0]:g}/{paid[1]:g} USD per 1M tokens in/out)"
-
-
-def _count(value: float | None) -> str:
-    from ..reports.terminal import compact
-
-    return f"{value:.0f}" if value is not None and abs(value) < 1000 else compact(value)
 
 
 def _fmt(value: float | None) -> str:

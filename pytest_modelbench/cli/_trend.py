@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from ._saved import Saved, load, settings_for
+from ..reports.trend import flag, time_label, with_interval
+from ._saved import Saved, load, settings_for, weighted_interval
 
 
 def collect(paths: Sequence[str]) -> list[Saved]:
@@ -43,15 +44,6 @@ def results_files(paths: Sequence[str]) -> list[Saved]:
         else:
             found.append(load(path))
     return found
-
-
-def _interval(saved: Saved, name: str) -> tuple[float | None, float | None]:
-    rankings = saved.document.get("rankings")
-    weighted = (rankings or {}).get("weighted") if isinstance(rankings, Mapping) else None
-    entry = ((weighted or {}).get("models") or {}).get(name) if isinstance(weighted, Mapping) else None
-    if not isinstance(entry, Mapping):
-        return None, None
-    return entry.get("low"), entry.get("high")
 
 
 def trend(files: Sequence[Saved], *, alpha: float | None = None) -> dict[str, Any]:
@@ -89,7 +81,7 @@ def trend(files: Sequence[Saved], *, alpha: float | None = None) -> dict[str, An
             if not isinstance(summary, Mapping):
                 series[name].append(None)
                 continue
-            low, high = _interval(saved, name)
+            low, high = weighted_interval(saved.document, name)
             point: dict[str, Any] = {"score": summary.get("score"), "low": low, "high": high, "delta": None,
                                      "delta_low": None, "delta_high": None, "p_adjusted": None,
                                      "significant": None, "shared_tasks": None, "first": index == 0,
@@ -117,8 +109,7 @@ def _finite(value: Any) -> float | None:
 
 
 def _label(saved: Saved) -> str:
-    finished = saved.meta.get("finished_at")
-    return str(finished)[:16].replace("T", " ") if finished else saved.path.stem
+    return time_label(saved.meta.get("finished_at")) or saved.path.stem
 
 
 def lines(data: Mapping[str, Any], width: int | None = None) -> list[str]:
@@ -150,27 +141,10 @@ def lines(data: Mapping[str, Any], width: int | None = None) -> list[str]:
 def score_text(point: Mapping[str, Any]) -> str:
     if point["score"] is None:
         return "not measured"
-    text = f"{point['score']:.1f}"
-    if point["low"] is not None and point["high"] is not None:
-        text += f" [{point['low']:.1f}-{point['high']:.1f}]"
-    return text
+    return with_interval(f"{point['score']:.1f}", point["low"], point["high"], ".1f", "-")
 
 
 def delta_text(point: Mapping[str, Any]) -> str:
     if point["delta"] is None:
         return ""
-    text = f"{point['delta']:+.1f}"
-    if point["delta_low"] is not None and point["delta_high"] is not None:
-        text += f" [{point['delta_low']:+.1f}, {point['delta_high']:+.1f}]"
-    return text
-
-
-def flag(point: Mapping[str, Any]) -> str:
-    """``▲``/``▼`` a significant rise/fall, ``=`` none, ``?`` not comparable, empty for the first file."""
-    if point["first"]:
-        return ""
-    if not point["compared"]:
-        return "?"
-    if not point["significant"]:
-        return "="
-    return "▲" if point["delta"] > 0 else "▼"
+    return with_interval(f"{point['delta']:+.1f}", point["delta_low"], point["delta_high"], "+.1f", ", ")

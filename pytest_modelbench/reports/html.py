@@ -40,6 +40,8 @@ from .markdown import (
     fmt_per_1k,
     fmt_usd_delta,
     gate_rows,
+    mapping,
+    measured_categories,
     meta_line,
     model_rows,
     num,
@@ -62,6 +64,7 @@ from .svg import (
     model_colors,
     scatter,
 )
+from .trend import time_label
 
 __all__ = ["MAX_RUN_ROWS", "MAX_TEXT", "render_html", "trend_from_documents"]
 
@@ -423,7 +426,7 @@ def _rankings(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Map
 
 def _other_rankings(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
     rankings = rankings_block(document)
-    orders = rankings.get("orders") if isinstance(rankings.get("orders"), Mapping) else {}
+    orders = mapping(rankings.get("orders"))
     methods = [(key, label) for key, label in (("weighted", "weighted"), ("bradley_terry", "Bradley–Terry"),
                                                ("elo", "Elo"), ("borda", "Borda"), ("pareto", "Pareto layer"))
                if isinstance(orders.get(key), list)]
@@ -452,10 +455,7 @@ def _categories(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> str:
     if not categories:
         return ""
     weights = category_weights(document)
-    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
-    measured = {c for summary in models.values() if isinstance(summary, Mapping)
-                for c, entry in (summary.get("categories") or {}).items()
-                if isinstance(entry, Mapping) and "measured_tasks" in entry}
+    measured = measured_categories(document)
     labels = [(f"{c}*" if c in measured else c) + (f"\n({weights[c]:.2f})" if c in weights else "")
               for c in categories]
     values = [[row.categories.get(c) for c in categories] for row in rows]
@@ -648,7 +648,7 @@ def _consistency(document: Mapping[str, Any], colors: Mapping[str, str]) -> str:
 
 
 def _cost(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
-    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    models = mapping(document.get("models"))
     costed = [row for row in rows if isinstance((models.get(row.name) or {}).get("cost"), Mapping)]
     budget = budget_rows(document)
     if not costed and not budget:
@@ -667,7 +667,7 @@ def _cost(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping
         body += _table([("model", False), ("total", True), ("per 1k tasks", True), ("per 1k successes", True),
                         ("points per $", True)], table_rows)
     if budget:
-        block = document.get("budget") if isinstance(document.get("budget"), Mapping) else {}
+        block = mapping(document.get("budget"))
         volume, limit = num(block.get("volume_tasks_per_day")), num(block.get("budget_usd_per_month"))
         body += (f"<h3>Monthly projection at {e(fmt(volume, ',.0f'))} tasks/day"
                  + (f", budget {e(fmt_usd(limit))}/month" if limit is not None else "") + "</h3>")
@@ -691,10 +691,10 @@ def _baseline(document: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         return ""
     rows, chart_rows = [], []
     for name, entry in models.items():
-        entry = entry if isinstance(entry, Mapping) else {}
+        entry = mapping(entry)
         ci = entry.get("ci") if isinstance(entry.get("ci"), list) and len(entry["ci"]) == 2 else [None, None]
-        latency = entry.get("latency_p95_ms") if isinstance(entry.get("latency_p95_ms"), Mapping) else {}
-        cost = entry.get("cost_per_task_usd") if isinstance(entry.get("cost_per_task_usd"), Mapping) else {}
+        latency = mapping(entry.get("latency_p95_ms"))
+        cost = mapping(entry.get("cost_per_task_usd"))
         delta = num(entry.get("delta"))
         cost_delta = num(cost.get("delta"))
         cost_delta = None if cost_delta is None else 1000.0 * cost_delta  # per 1k tasks
@@ -858,12 +858,12 @@ def _runs(document: Mapping[str, Any], colors: Mapping[str, str], limit: int) ->
 
 
 def _latency_table(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
-    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    models = mapping(document.get("models"))
     table_rows = []
     for row in rows:
-        summary = models.get(row.name) if isinstance(models.get(row.name), Mapping) else {}
-        latency = summary.get("latency_ms") if isinstance(summary.get("latency_ms"), Mapping) else {}
-        ttft = summary.get("ttft_ms") if isinstance(summary.get("ttft_ms"), Mapping) else {}
+        summary = mapping(models.get(row.name))
+        latency = mapping(summary.get("latency_ms"))
+        ttft = mapping(summary.get("ttft_ms"))
         if not latency and not ttft:
             continue
         cells = [(_model(row.name, colors), False)]
@@ -880,7 +880,7 @@ def _latency_table(document: Mapping[str, Any], rows: Sequence[ModelRow], colors
 def _measured(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
     """Speed, cost and consistency measured from the runs: each model's score with its interval,
     or why it is unknown, and the reference points the scores come from."""
-    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    models = mapping(document.get("models"))
     present = [d for d in DIMENSIONS if any(isinstance((models.get(r.name) or {}).get("dimensions"), Mapping)
                                             and d in models[r.name]["dimensions"] for r in rows)]
     if not present:
@@ -893,7 +893,7 @@ def _measured(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Map
             continue
         cells = [(_model(row.name, colors), False)]
         for dimension in present:
-            block = blocks.get(dimension) if isinstance(blocks.get(dimension), Mapping) else {}
+            block = mapping(blocks.get(dimension))
             score = num(block.get("score"))
             ci = block.get("ci95") if isinstance(block.get("ci95"), list) and len(block["ci95"]) == 2 else [None, None]
             if score is None:
@@ -935,7 +935,7 @@ def _measured(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Map
 
 def _load(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping[str, str]) -> str:
     """Load profiles (``model.load``): throughput and TTFT per concurrency level, goodput."""
-    models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+    models = mapping(document.get("models"))
     profiles: list[tuple[str, str, list[Mapping[str, Any]]]] = []
     for row in rows:
         levels = (models.get(row.name) or {}).get("load")
@@ -980,8 +980,8 @@ def _load(document: Mapping[str, Any], rows: Sequence[ModelRow], colors: Mapping
     table_rows = []
     for name, task, entries in profiles:
         for level in sorted(entries, key=lambda item: (str(item.get("mode")), num(item.get("level")) or 0.0)):
-            ttft = level.get("ttft_ms") if isinstance(level.get("ttft_ms"), Mapping) else {}
-            e2e = level.get("e2e_ms") if isinstance(level.get("e2e_ms"), Mapping) else {}
+            ttft = mapping(level.get("ttft_ms"))
+            e2e = mapping(level.get("e2e_ms"))
             error_rate = num(level.get("error_rate"))
             table_rows.append([
                 (_model(name, colors) + f'<small class="sub">{e(task)}</small>', False), (e(label(level)), True),
@@ -1006,11 +1006,11 @@ def trend_from_documents(documents: Sequence[Mapping[str, Any]]) -> list[dict[st
     label (finish time, or its position), commit and every model's score."""
     points = []
     for number, document in enumerate(documents, start=1):
-        meta = document.get("meta") if isinstance(document.get("meta"), Mapping) else {}
-        models = document.get("models") if isinstance(document.get("models"), Mapping) else {}
+        meta = mapping(document.get("meta"))
+        models = mapping(document.get("models"))
         finished = meta.get("finished_at")
         points.append({
-            "label": str(finished)[:16].replace("T", " ") if finished else f"run {number}",
+            "label": time_label(finished) or f"run {number}",
             "finished_at": finished, "git_commit": meta.get("git_commit"),
             "scores": {str(name): num(summary.get("score")) for name, summary in models.items()
                        if isinstance(summary, Mapping)},

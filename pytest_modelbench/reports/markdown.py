@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cost.summary import format_usd, format_usd_per_1k
+from .terminal import competition_ranks
 
 __all__ = [
     "ModelRow",
@@ -28,8 +29,9 @@ __all__ = [
     "budget_rows",
     "category_weights",
     "consistency_rows",
-    "gate_rows",
     "fmt_per_1k",
+    "gate_rows",
+    "mapping",
     "md",
     "measured_categories",
     "meta_line",
@@ -45,7 +47,8 @@ __all__ = [
 # =============================================================== reading the document
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping (a JSON object), else an empty one."""
     return value if isinstance(value, Mapping) else {}
 
 
@@ -89,27 +92,27 @@ def rankings_block(document: Mapping[str, Any]) -> Mapping[str, Any]:
     """The rankings block (``rankings`` or ``comparisons.rankings``); {} when absent."""
     block = document.get("rankings")
     if not isinstance(block, Mapping):
-        block = _mapping(document.get("comparisons")).get("rankings")
-    return _mapping(block)
+        block = mapping(document.get("comparisons")).get("rankings")
+    return mapping(block)
 
 
 def _cost_per_task(document: Mapping[str, Any], name: str, summary: Mapping[str, Any]) -> float | None:
     """From ``models[name].cost``, else a top-level ``cost`` block, else the Pareto ranking."""
-    cost = _mapping(summary.get("cost"))
+    cost = mapping(summary.get("cost"))
     if "cost_per_task_usd" in cost:
         return num(cost.get("cost_per_task_usd"))
-    block = _mapping(document.get("cost"))
-    entries = _mapping(block.get("models")) or block
-    if "cost_per_task_usd" in _mapping(entries.get(name)):
-        return num(_mapping(entries.get(name)).get("cost_per_task_usd"))
-    pareto = _mapping(_mapping(rankings_block(document).get("pareto")).get("models"))
-    return num(_mapping(pareto.get(name)).get("cost_per_task_usd"))
+    block = mapping(document.get("cost"))
+    entries = mapping(block.get("models")) or block
+    if "cost_per_task_usd" in mapping(entries.get(name)):
+        return num(mapping(entries.get(name)).get("cost_per_task_usd"))
+    pareto = mapping(mapping(rankings_block(document).get("pareto")).get("models"))
+    return num(mapping(pareto.get(name)).get("cost_per_task_usd"))
 
 
 def pareto_layer(document: Mapping[str, Any], name: str) -> int | None:
     """The model's Pareto layer from the rankings block (1 = front), or None."""
-    pareto = _mapping(_mapping(rankings_block(document).get("pareto")).get("models"))
-    layer = _mapping(pareto.get(name)).get("layer")
+    pareto = mapping(mapping(rankings_block(document).get("pareto")).get("models"))
+    layer = mapping(pareto.get(name)).get("layer")
     return layer if isinstance(layer, int) and not isinstance(layer, bool) else None
 
 
@@ -117,29 +120,29 @@ def model_rows(document: Mapping[str, Any]) -> list[ModelRow]:
     """Every model of the ``models`` block, in the weighted ranking's order when the document
     has one, else by score (unknown last), then name. Score intervals come from the
     rankings block (task-clustered); pass-rate intervals from ``pass_rate_ci95``."""
-    models = _mapping(document.get("models"))
+    models = mapping(document.get("models"))
     rankings = rankings_block(document)
-    weighted = _mapping(_mapping(rankings.get("weighted")).get("models"))
-    order = _mapping(rankings.get("orders")).get("weighted")
+    weighted = mapping(mapping(rankings.get("weighted")).get("models"))
+    order = mapping(rankings.get("orders")).get("weighted")
     names = [str(name) for name in models]
     if isinstance(order, list) and set(order) == set(names):
         ordered = [str(name) for name in order]
     else:
         def key(name: str) -> tuple[float, str]:
-            score = num(_mapping(models[name]).get("score"))
+            score = num(mapping(models[name]).get("score"))
             return (-score if score is not None else math.inf, name)
         ordered = sorted(names, key=key)
     rows = []
-    ranks = _shared_ranks([num(_mapping(models.get(name)).get("score")) for name in ordered])
+    ranks = _shared_ranks([num(mapping(models.get(name)).get("score")) for name in ordered])
     for rank, name in zip(ranks, ordered):
-        summary = _mapping(models.get(name))
-        interval = _mapping(weighted.get(name))
+        summary = mapping(models.get(name))
+        interval = mapping(weighted.get(name))
         pass_ci = summary.get("pass_rate_ci95")
         pass_ci = pass_ci if isinstance(pass_ci, (list, tuple)) and len(pass_ci) == 2 else (None, None)
-        latency, ttft = _mapping(summary.get("latency_ms")), _mapping(summary.get("ttft_ms"))
+        latency, ttft = mapping(summary.get("latency_ms")), mapping(summary.get("ttft_ms"))
         categories = {}
-        for category, entry in _mapping(summary.get("categories")).items():
-            score = num(_mapping(entry).get("score"))
+        for category, entry in mapping(summary.get("categories")).items():
+            score = num(mapping(entry).get("score"))
             if score is not None:
                 categories[str(category)] = score
         rows.append(ModelRow(
@@ -157,18 +160,13 @@ def model_rows(document: Mapping[str, Any]) -> list[ModelRow]:
 
 
 def _shared_ranks(scores: Sequence[float | None]) -> list[int]:
-    """Positions of scores sorted best first; equal scores share a position ("1, 1, 3")."""
-    ranks: list[int] = []
-    for place, score in enumerate(scores, start=1):
-        previous = scores[place - 2] if place > 1 else None
-        tied = (place > 1 and score is not None and previous is not None
-                and abs(score - previous) <= 1e-9 * max(1.0, abs(score)))
-        ranks.append(ranks[-1] if tied else place)
-    return ranks
+    """Positions of scores sorted best first, unknown scores last; equal scores share a
+    position ("1, 1, 3"), an unknown score has its own."""
+    return [place if rank is None else rank for place, rank in enumerate(competition_ranks(scores), start=1)]
 
 
 def category_weights(document: Mapping[str, Any]) -> dict[str, float]:
-    weights = _mapping(_mapping(_mapping(document.get("meta")).get("settings")).get("category_weights"))
+    weights = mapping(mapping(mapping(document.get("meta")).get("settings")).get("category_weights"))
     return {str(name): value for name, value in weights.items() if num(value) is not None}
 
 
@@ -200,7 +198,7 @@ class PairRow:
 
 def _head_to_head(document: Mapping[str, Any]) -> Any:
     for candidate in (document.get("head_to_head"),
-                      _mapping(document.get("comparisons")).get("head_to_head"),
+                      mapping(document.get("comparisons")).get("head_to_head"),
                       document.get("comparisons")):
         if isinstance(candidate, Mapping) and isinstance(candidate.get("overall"), list):
             return candidate["overall"]
@@ -238,9 +236,9 @@ def consistency_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Per-model consistency entries ({model, score, pass_hat_k, disagreement, ...})."""
     block = document.get("consistency")
     if not isinstance(block, Mapping):
-        block = _mapping(document.get("comparisons")).get("consistency")
+        block = mapping(document.get("comparisons")).get("consistency")
     rows = []
-    for name, entry in _mapping(block).items():
+    for name, entry in mapping(block).items():
         if isinstance(entry, Mapping):
             rows.append({"model": str(entry.get("model", name)), **entry})
     return rows
@@ -248,11 +246,11 @@ def consistency_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def budget_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per-model monthly projections of the ``budget`` block ([] when absent)."""
-    block = _mapping(document.get("budget"))
+    block = mapping(document.get("budget"))
     rows = []
-    for name, entry in _mapping(block.get("models")).items():
-        entry = _mapping(entry)
-        fit = _mapping(entry.get("budget"))
+    for name, entry in mapping(block.get("models")).items():
+        entry = mapping(entry)
+        fit = mapping(entry.get("budget"))
         rows.append({
             "model": str(name),
             "monthly": num(entry.get("monthly_usd")),
@@ -265,7 +263,7 @@ def budget_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def baseline_block(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(document.get("baseline"))
+    return mapping(document.get("baseline"))
 
 
 def gate_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -286,9 +284,9 @@ def recommendation_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def meta_line(document: Mapping[str, Any]) -> str:
     """'3 models · 120 runs · finished … · commit … · pytest-modelbench …' (plain text)."""
-    meta = _mapping(document.get("meta"))
+    meta = mapping(document.get("meta"))
     runs = document.get("runs")
-    parts = [f"{len(_mapping(document.get('models')))} models"]
+    parts = [f"{len(mapping(document.get('models')))} models"]
     if isinstance(runs, list):
         parts.append(f"{len(runs)} runs")
     if meta.get("finished_at"):
@@ -411,7 +409,7 @@ def _ranking(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
     lines += ["", "Score 0–100 (60% pass rate, 40% quality, weighted by category). Score intervals are "
               "task-clustered (runs of a task are not independent); pass-rate intervals are Wilson "
               "intervals over runs.", ""]
-    tradeoff = _mapping(document.get("tradeoff"))
+    tradeoff = mapping(document.get("tradeoff"))
     if tradeoff.get("model") and tradeoff.get("best_model"):
         if tradeoff["model"] == tradeoff["best_model"]:
             lines += [f"Cheapest near the top: **{md(tradeoff['model'])}** is both the best and the "
@@ -450,25 +448,25 @@ def _categories(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[s
 
 def measured_categories(document: Mapping[str, Any]) -> set[str]:
     """Categories scored (at least partly) from the runs: speed, cost, consistency."""
-    return {str(c) for summary in _mapping(document.get("models")).values()
-            for c, entry in _mapping(_mapping(summary).get("categories")).items()
+    return {str(c) for summary in mapping(document.get("models")).values()
+            for c, entry in mapping(mapping(summary).get("categories")).items()
             if isinstance(entry, Mapping) and "measured_tasks" in entry}
 
 
 def _measured_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]:
     """Speed, cost and consistency of each model, or why one is unknown."""
-    models = _mapping(document.get("models"))
-    names = [row.name for row in rows if isinstance(_mapping(models.get(row.name)).get("dimensions"), Mapping)]
+    models = mapping(document.get("models"))
+    names = [row.name for row in rows if isinstance(mapping(models.get(row.name)).get("dimensions"), Mapping)]
     if not names:
         return []
     dimensions = [d for d in ("speed", "cost", "consistency")
-                  if any(d in _mapping(models[name]).get("dimensions", {}) for name in names)]
+                  if any(d in mapping(models[name]).get("dimensions", {}) for name in names)]
     table, unknown = [], []
     for name in names:
-        blocks = _mapping(_mapping(models[name]).get("dimensions"))
+        blocks = mapping(mapping(models[name]).get("dimensions"))
         cells = [md(name)]
         for dimension in dimensions:
-            block = _mapping(blocks.get(dimension))
+            block = mapping(blocks.get(dimension))
             score = num(block.get("score"))
             cells.append("?" if score is None else fmt(score))
             if score is None and block.get("unknown"):
@@ -482,24 +480,24 @@ def _measured_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[
 
 def _other_rankings(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]:
     rankings = rankings_block(document)
-    orders = _mapping(rankings.get("orders"))
+    orders = mapping(rankings.get("orders"))
     methods = [(key, label) for key, label in (("weighted", "weighted"), ("bradley_terry", "Bradley–Terry"),
                                                ("elo", "Elo"), ("borda", "Borda"), ("pareto", "Pareto"))
                if isinstance(orders.get(key), list)]
     if len(methods) < 2:
         return []
-    bt = _mapping(_mapping(rankings.get("bradley_terry")).get("models"))
-    elo = _mapping(_mapping(rankings.get("elo")).get("models"))
+    bt = mapping(mapping(rankings.get("bradley_terry")).get("models"))
+    elo = mapping(mapping(rankings.get("elo")).get("models"))
     table = []
     for row in rows:
         cells = [md(row.name)]
         for key, _ in methods:
             order = orders[key]
             position = str(order.index(row.name) + 1) if row.name in order else "–"
-            if key == "bradley_terry" and num(_mapping(bt.get(row.name)).get("rating")) is not None:
-                position += f" ({num(_mapping(bt.get(row.name)).get('rating')):.0f})"
-            elif key == "elo" and num(_mapping(elo.get(row.name)).get("rating")) is not None:
-                position += f" ({num(_mapping(elo.get(row.name)).get('rating')):.0f})"
+            if key == "bradley_terry" and num(mapping(bt.get(row.name)).get("rating")) is not None:
+                position += f" ({num(mapping(bt.get(row.name)).get('rating')):.0f})"
+            elif key == "elo" and num(mapping(elo.get(row.name)).get("rating")) is not None:
+                position += f" ({num(mapping(elo.get(row.name)).get('rating')):.0f})"
             elif key == "pareto":
                 layer = pareto_layer(document, row.name)
                 position = "–" if layer is None else f"layer {layer}" + (" (front)" if layer == 1 else "")
@@ -543,8 +541,8 @@ def _consistency_md(document: Mapping[str, Any]) -> list[str]:
 
 
 def _cost_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]:
-    models = _mapping(document.get("models"))
-    has_cost = any(isinstance(_mapping(models.get(r.name)).get("cost"), Mapping) for r in rows)
+    models = mapping(document.get("models"))
+    has_cost = any(isinstance(mapping(models.get(r.name)).get("cost"), Mapping) for r in rows)
     budget = budget_rows(document)
     if not has_cost and not budget:
         return []
@@ -552,7 +550,7 @@ def _cost_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
     if has_cost:
         table = []
         for row in rows:
-            cost = _mapping(_mapping(models.get(row.name)).get("cost"))
+            cost = mapping(mapping(models.get(row.name)).get("cost"))
             unpriced = _int(cost.get("unpriced_runs"))
             table.append([md(row.name), fmt_usd(num(cost.get("cost_usd"))) + (f" (+{unpriced} ?)" if unpriced else ""),
                           fmt_per_1k(num(cost.get("cost_per_task_usd"))), fmt_per_1k(num(cost.get("cost_per_success_usd"))),
@@ -560,7 +558,7 @@ def _cost_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
         lines += _table(["model", "total", "per 1k tasks", "per 1k successes", "points per $"], table, "lrrrr")
         lines.append("")
     if budget:
-        block = _mapping(document.get("budget"))
+        block = mapping(document.get("budget"))
         volume = num(block.get("volume_tasks_per_day"))
         limit = num(block.get("budget_usd_per_month"))
         lines.append(f"Monthly projection at {fmt(volume, ',.0f')} tasks/day"
@@ -580,7 +578,7 @@ def _cost_md(document: Mapping[str, Any], rows: Sequence[ModelRow]) -> list[str]
 
 def _baseline_md(document: Mapping[str, Any]) -> list[str]:
     block = baseline_block(document)
-    models = _mapping(block.get("models"))
+    models = mapping(block.get("models"))
     if not models:
         return []
     commit = block.get("git_commit")
@@ -589,10 +587,10 @@ def _baseline_md(document: Mapping[str, Any]) -> list[str]:
              + (f" (commit {md(str(commit)[:12])})" if commit else "") + "; changes on the tasks both runs ran.", ""]
     table = []
     for name, entry in models.items():
-        entry = _mapping(entry)
+        entry = mapping(entry)
         ci = entry.get("ci") if isinstance(entry.get("ci"), list) else [None, None]
-        latency = _mapping(entry.get("latency_p95_ms"))
-        cost = _mapping(entry.get("cost_per_task_usd"))
+        latency = mapping(entry.get("latency_p95_ms"))
+        cost = mapping(entry.get("cost_per_task_usd"))
         cost_delta = num(cost.get("delta"))
         cost_delta = None if cost_delta is None else 1000.0 * cost_delta  # per 1k tasks
         table.append([md(name), str(_int(entry.get("shared_tasks"))), fmt(num(entry.get("baseline"))),

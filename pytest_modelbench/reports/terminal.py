@@ -87,6 +87,11 @@ def compact(value: float | int | None) -> str:
     return f"{value:.1f}" if abs(value) >= 0.1 else ("<0.1" if value > 0 else f"{value:.1f}")
 
 
+def count_text(value: float | None) -> str:
+    """A count: whole below 1,000 (``5``, not ``5.0``), else :func:`compact` (``1.2k``); ``?`` unknown."""
+    return f"{value:.0f}" if value is not None and abs(value) < 1000 else compact(value)
+
+
 def _tokens(summary: Mapping[str, Any]) -> str:
     tokens_in, tokens_out = summary.get("input_tokens"), summary.get("output_tokens")
     if tokens_in is None and tokens_out is None:
@@ -110,7 +115,7 @@ def competition_ranks(values: Sequence[float | None]) -> list[int | None]:
     return ranks
 
 
-def _fits(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
+def table_fits(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
     """Whether the table fits ``width`` as it is: every header and cell on one line."""
     widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
     return sum(widths) + 2 * (len(widths) - 1) <= width
@@ -149,7 +154,7 @@ def model_table(models: Mapping[str, Mapping[str, Any]], order: Sequence[str], *
     headers = [*result_headers, *measure_headers]
     rows = [a + b for a, b in zip(results, measurements)]
     aligns = ("right", "left", "right", "left", "right", "right", "right", "right", "right")
-    if _fits(headers, rows, width):
+    if table_fits(headers, rows, width):
         return table(headers, rows, aligns, width=width, wrap={1: "name"})
     first = table(result_headers, results, aligns[:5], width=width, wrap={1: "name"})
     second = table(["model", *measure_headers], [[row[1], *m] for row, m in zip(results, measurements)],

@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.files import write_text_atomic
 from .svg import AXIS, GRID, INK, MUTED, _el, _Linear, _svg, _text, _tick_label, esc, model_colors, nice_ticks
 
-__all__ = ["render_trend", "sparkline", "trend_chart", "trend_html", "trend_markdown", "write_trend"]
+__all__ = ["flag", "render_trend", "sparkline", "time_label", "trend_chart", "trend_html", "trend_markdown",
+           "with_interval", "write_trend"]
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -23,7 +25,20 @@ def sparkline(values: Sequence[float | None], low: float = 0.0, high: float = 10
     return "".join(" " if value is None else _BARS[min(7, max(0, int((value - low) / span * 8)))] for value in values)
 
 
-def _mark(point: Mapping[str, Any]) -> str:
+def time_label(finished_at: Any) -> str | None:
+    """A results file's finish time to the minute (``2026-11-27 08:55``), None when unknown."""
+    return str(finished_at)[:16].replace("T", " ") if finished_at else None
+
+
+def with_interval(text: str, low: float | None, high: float | None, spec: str, sep: str) -> str:
+    """``text [low<sep>high]`` (the bounds formatted with ``spec``), ``text`` when one is unknown."""
+    if low is None or high is None:
+        return text
+    return f"{text} [{low:{spec}}{sep}{high:{spec}}]"
+
+
+def flag(point: Mapping[str, Any]) -> str:
+    """``▲``/``▼`` a significant rise/fall, ``=`` none, ``?`` not comparable, empty for the first file."""
     if point["first"]:
         return ""
     if not point["compared"]:
@@ -38,10 +53,8 @@ def _score(point: Mapping[str, Any] | None) -> str:
         return "–"
     if point["score"] is None:
         return "not measured"
-    text = f"{point['score']:.1f}"
-    if point["low"] is not None and point["high"] is not None:
-        text += f" [{point['low']:.1f}–{point['high']:.1f}]"
-    mark = _mark(point)
+    text = with_interval(f"{point['score']:.1f}", point["low"], point["high"], ".1f", "–")
+    mark = flag(point)
     if mark and mark != "=":
         text += f" {mark} {point['delta']:+.1f} (p {point['p_adjusted']:.3g})"
     elif mark == "?":
@@ -106,7 +119,7 @@ def trend_chart(data: Mapping[str, Any], *, width: int = 1060, height: int = 380
                                 stroke_width=2.0, opacity="0.5"))
             title = _el("title", esc(f"{name}: {_score(point)}"))
             body.append(_el("circle", title, cx=cx, cy=cy, r=4.5, fill=color, stroke="#ffffff", stroke_width=1.0))
-            mark = _mark(point)
+            mark = flag(point)
             if mark in ("▲", "▼"):
                 body.append(_text(cx, cy - 9 if mark == "▲" else cy + 17, mark, text_anchor="middle", fill=INK,
                                   font_weight="700"))
@@ -145,8 +158,9 @@ def render_trend(data: Mapping[str, Any], path: str | Path) -> str:
 
 
 def write_trend(data: Mapping[str, Any], path: str | Path) -> Path:
+    """Render and write the trend report (UTF-8, atomically, parent directories created, as
+    :func:`~pytest_modelbench.reports.write_report`); returns the path."""
     target = Path(path)
     text = render_trend(data, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    write_text_atomic(target, lambda stream: stream.write(text), "report")
     return target

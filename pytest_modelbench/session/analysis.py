@@ -106,9 +106,12 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
     cpu: dict[str, float] = {}
     rss: dict[str, float] = {}
     loads: dict[str, list[dict[str, Any]]] = {}
-    for record in records:  # one pass for what the table leaves out: skips, judge, resources
+    first_error: dict[str, str] = {}
+    for record in records:  # one pass for what the table leaves out: skips, errors, judge, resources
         if record.outcome == "skipped":
             skipped[record.model] = skipped.get(record.model, 0) + 1
+        elif record.outcome == "error" and record.model not in first_error:
+            first_error[record.model] = record.error or "error"
         if record.judge_calls:
             judged.setdefault(record.model, []).append(record)
         if record.cpu_s is not None:
@@ -133,10 +136,6 @@ def summarise(records: Sequence[RunRecord], category_weights: Mapping[str, float
     task_runs = table.cell_counts()
     task_passes = np.zeros((table.n_models, table.n_tasks))
     np.add.at(task_passes, (table.model[measured], table.task[measured]), table.passed[measured])
-    first_error: dict[str, str] = {}
-    for record in records:
-        if record.outcome == "error" and record.model not in first_error:
-            first_error[record.model] = record.error or "error"
 
     summary: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(names):

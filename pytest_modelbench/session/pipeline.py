@@ -109,7 +109,7 @@ def _baseline_gates_and_recommendations(result: SessionResult, settings: Setting
                                              alpha=settings.alpha, dimensions=settings.dimensions)
         except ConfigError as exc:
             result.baseline_error = str(exc)
-            if not _replaces_baseline(settings):
+            if not settings.replaces_baseline:
                 result.exit_code = EXIT_USAGE_ERROR
         else:
             document["baseline"] = comparison.to_dict()
@@ -144,10 +144,13 @@ def wants_files(settings: Settings) -> bool:
                 or settings.update_baseline)
 
 
-def _replaces_baseline(settings: Settings) -> bool:
-    """Whether a baseline that shares nothing with this session is replaced rather than an
-    error: --modelbench-update-baseline without --modelbench-fail-on-regression."""
-    return settings.update_baseline and not (settings.gates is not None and settings.gates.fail_on_regression)
+def results_document(result: SessionResult, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The results file's document of ``result`` (core/results.py), with ``meta``."""
+    from ..core.results import build_document
+
+    document = dict(result.document)
+    models = document.pop("models")
+    return build_document(meta, models, result.records, **document)
 
 
 def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], Mapping[str, Any]]) -> None:
@@ -160,12 +163,9 @@ def write_outputs(result: SessionResult, settings: Settings, meta: Callable[[], 
     """
     if not wants_files(settings):
         return
-    from ..core.results import build_document, write_json_atomic
+    from ..core.results import write_json_atomic
 
-    document = result.document
-    models = document.pop("models")
-    full = build_document(meta(), models, result.records, **document)
-    document["models"] = models
+    full = results_document(result, meta())
     if settings.json_path is not None:
         _write(result, "results", settings.json_path, lambda: write_json_atomic(settings.json_path, full))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -202,7 +202,7 @@ def _update_baseline(result: SessionResult, settings: Settings, document: Mappin
     if result.partial is not None:
         result.baseline_note = f"baseline not updated: {result.partial}; its results are partial"
         return
-    if result.baseline_error is not None and not _replaces_baseline(settings):
+    if result.baseline_error is not None and not settings.replaces_baseline:
         result.baseline_note = "baseline not updated: it could not be compared"
         return
     if result.gate_results and not gates_passed(result.gate_results):
@@ -260,12 +260,19 @@ def terminal_lines(result: SessionResult, settings: Settings, *, verbosity: int 
     if result.partial is not None:
         lines.append(Line(f"modelbench: {result.partial}; these results are partial"
                           + ("; gates not evaluated" if settings.gates is not None else ""), color="yellow"))
-    if result.gate_results:
-        from ..compare.gates import gate_lines, gates_passed
-
-        passed = gates_passed(result.gate_results)
-        lines.append(Line("modelbench gates", sep="=", color="green" if passed else "red"))
-        lines += [Line(text) for text in gate_lines(result.gate_results, width=width)]
+    lines += gate_section(result, width)
     if result.baseline_note is not None:
         lines.append(Line(result.baseline_note))
     return lines
+
+
+def gate_section(result: SessionResult, width: int) -> list[Line]:
+    """The gates' section of the summary: a title in green (all passed) or red, and the gate
+    table; no line when no gate was evaluated."""
+    if not result.gate_results:
+        return []
+    from ..compare.gates import gate_lines, gates_passed
+
+    passed = gates_passed(result.gate_results)
+    return [Line("modelbench gates", sep="=", color="green" if passed else "red"),
+            *(Line(text) for text in gate_lines(result.gate_results, width=width))]

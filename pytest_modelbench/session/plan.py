@@ -112,6 +112,7 @@ class Plan:
         verdict on ``--modelbench-max-cost`` stays on one line (CI logs are searched for it)."""
         from ..core.text import table, wrap_text
         from ..cost import format_usd
+        from ..reports.terminal import count_text, table_fits
 
         def wrapped(text: str) -> list[str]:
             return [text] if width is None else wrap_text(text, width, "  ")
@@ -121,15 +122,14 @@ class Plan:
         rows = []
         for entry in self.models:
             tokens = ("unknown" if entry.input_tokens.known == 0 and entry.input_tokens.unknown
-                      else f"{entry.input_tokens.text(_count)}/{entry.output_tokens.text(_count)}")
+                      else f"{entry.input_tokens.text(count_text)}/{entry.output_tokens.text(count_text)}")
             rows.append([entry.model, str(entry.tasks), str(entry.runs),
                          *(str(entry.runs_by_difficulty.get(name, 0) or "-") for name in DIFFICULTIES),
                          str(entry.stored_runs) if self.mode != "live" else "-",
-                         entry.calls.text(_count), tokens, entry.cost_usd.text(format_usd),
+                         entry.calls.text(count_text), tokens, entry.cost_usd.text(format_usd),
                          entry.model_time_ms.text(_duration)])
         aligns = ("left", *("right",) * (len(headers) - 1))
-        natural = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
-        if width is None or sum(natural) + 2 * (len(natural) - 1) <= width:
+        if width is None or table_fits(headers, rows, width):
             lines = table(headers, rows, aligns, width=width, wrap={0: "name"}).splitlines()
         else:  # two tables, each fitting (names whole): the runs, then what they would take
             split = headers.index("calls")
@@ -155,12 +155,6 @@ class Plan:
         return {"mode": self.mode, "max_cost_usd": self.max_cost_usd, "fits": self.fits,
                 "cost_usd": dataclasses.asdict(self.cost_usd), "models": [m.to_dict() for m in self.models],
                 "notes": list(self.notes)}
-
-
-def _count(value: float) -> str:
-    from ..reports.terminal import compact
-
-    return f"{value:.0f}" if abs(value) < 1000 else compact(value)  # counts: 5, not 5.0
 
 
 def _duration(milliseconds: float) -> str:

@@ -118,8 +118,14 @@ def failed_outside_the_test(excinfo: Any) -> bool:
                      if frames[i].filename.replace("\\", "/").endswith("_pytest/outcomes.py")), None)
     if outcomes is None or outcomes == 0:
         return False
-    caller = frames[outcomes - 1].filename.replace("\\", "/")
-    return "/site-packages/" in caller or "/dist-packages/" in caller or "/_pytest/" in caller
+    return installed_file(frames[outcomes - 1].filename)
+
+
+def installed_file(filename: str) -> bool:
+    """Whether a source file belongs to an installed package (a plugin) or to pytest itself,
+    not to the project under test."""
+    path = filename.replace("\\", "/")
+    return "/site-packages/" in path or "/dist-packages/" in path or "/_pytest/" in path
 
 
 def short_reason(exc: BaseException) -> str:

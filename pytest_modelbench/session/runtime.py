@@ -49,20 +49,19 @@ def concurrency_for(spec: Any, settings: Settings, environ: Mapping[str, str]) -
 def _endpoint_of(spec: Any, environ: Mapping[str, str]) -> str:
     """The name of the rate limiter a model's calls share: provider, URL and key (hashed)."""
     from ..models.limiter import endpoint_key
+    from ..models.providers import effective_base_url, ollama_base_url
 
     if spec.provider == "ollama":
-        from ..models.providers import ollama_base_url
-
         return endpoint_key("ollama", ollama_base_url(spec, environ).rstrip("/"), None)
     if spec.provider == "openai":
         from ..models.providers.openai import DEFAULT_BASE_URL as OPENAI_URL
 
-        base_url = spec.base_url or environ.get("OPENAI_BASE_URL") or OPENAI_URL
+        base_url = effective_base_url(spec, environ) or OPENAI_URL
         return endpoint_key("openai", base_url.rstrip("/"), environ.get(spec.api_key_env or "OPENAI_API_KEY"))
     if spec.provider == "anthropic":
         from ..models.providers.anthropic import DEFAULT_BASE_URL
 
-        base_url = spec.base_url or environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        base_url = effective_base_url(spec, environ) or DEFAULT_BASE_URL
         return endpoint_key("anthropic", base_url.rstrip("/"), environ.get(spec.api_key_env or "ANTHROPIC_API_KEY"))
     return endpoint_key(spec.provider, spec.base_url or spec.model, None)
 
@@ -105,8 +104,7 @@ def _text_policy(settings: Settings, environ: Mapping[str, str]) -> TextPolicy:
     """``--modelbench-text-limit`` and the keys the configured models (and judge) may use."""
     from ..models.providers._http import Secret
 
-    judge = [settings.judge] if settings.judge is not None else []
-    names = {*KEY_VARIABLES, *(spec.api_key_env for spec in [*settings.models, *judge] if spec.api_key_env)}
+    names = {*KEY_VARIABLES, *(spec.api_key_env for spec in settings.models_and_judge if spec.api_key_env)}
     keys = sorted({environ[name] for name in names if environ.get(name)})
     return TextPolicy(settings.text_limit, tuple(Secret(key) for key in keys))
 
@@ -190,8 +188,7 @@ class SessionRuntime:
 
         table = PriceTable.load(self.settings.tool.get("prices"))
         prices, hosting = {}, {}
-        judge = [self.settings.judge] if self.settings.judge is not None else []
-        for spec in [*self.settings.models, *judge]:
+        for spec in self.settings.models_and_judge:
             public = uses_public_api(spec, environ)
             prices[spec.name] = table.for_model(
                 spec.name, spec.model or None, declared=spec.extra.get("price"), use_builtin=public,
@@ -205,8 +202,7 @@ class SessionRuntime:
 
     def unpriced_models(self) -> list[str]:
         """Models (and the judge) that are not local and have no known price."""
-        judge = [self.settings.judge] if self.settings.judge is not None else []
-        return [spec.name for spec in [*self.settings.models, *judge]
+        return [spec.name for spec in self.settings.models_and_judge
                 if spec.provider not in LOCAL_PROVIDERS and self.prices[spec.name] is None]
 
     def price_warnings(self, pyproject: Path | None) -> list[PriceWarning]:
@@ -252,8 +248,7 @@ class SessionRuntime:
         except ConfigError as exc:
             raise ConfigError(f"--modelbench-baseline: {exc}") from None
         known = sorted({record.model for record in self.baseline.records})
-        replacing = settings.update_baseline and not (settings.gates is not None and settings.gates.fail_on_regression)
-        if not set(known) & set(self.specs) and not replacing:
+        if not set(known) & set(self.specs) and not settings.replaces_baseline:
             raise ConfigError(
                 f"--modelbench-baseline: {str(path)!r} shares no model with this run; "
                 f"it has {', '.join(known) or 'no runs'}, this run has {', '.join(self.specs)}; "

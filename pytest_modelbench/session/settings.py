@@ -6,7 +6,7 @@ import dataclasses
 import math
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,17 @@ class Settings:
     sandbox: str | None = None
     cache_lock_timeout: float = 60.0
     dimensions: Dimensions = dataclasses.field(default_factory=Dimensions)
+
+    @property
+    def models_and_judge(self) -> tuple[ModelSpec, ...]:
+        """The models under test, then the judge when one is configured."""
+        return self.models if self.judge is None else (*self.models, self.judge)
+
+    @property
+    def replaces_baseline(self) -> bool:
+        """Whether a baseline that shares nothing with this session is replaced rather than an
+        error: --modelbench-update-baseline without --modelbench-fail-on-regression."""
+        return self.update_baseline and not (self.gates is not None and self.gates.fail_on_regression)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -372,7 +383,21 @@ def _gate_settings(values: Mapping[str, Any], alpha: float, models: list[str], b
     keys = ("fail_on_regression", "tolerance", "min_score", "max_p95_latency_ms", "max_cost_per_task")
     if not any(values.get(key) not in (None, "", False) for key in keys):
         return None
+    fail = parse_bool(values.get("fail_on_regression") or False, "--modelbench-fail-on-regression")
+    if fail and baseline is None:
+        raise ConfigError("--modelbench-fail-on-regression needs --modelbench-baseline=PATH to compare against")
+    given = {key: None if values.get(key) in (None, "") else values[key] for key in keys[1:]}
+    return gate_settings(fail_on_regression=fail, alpha=alpha, models=models, option_prefix="--modelbench-", **given)
+
+
+def gate_settings(*, fail_on_regression: bool, tolerance: Any, min_score: Any, max_p95_latency_ms: Any,
+                  max_cost_per_task: Any, alpha: float, models: Sequence[str], option_prefix: str) -> Any:
+    """GateSettings from the gate options' texts (None: not given), None when no gate is on.
+    A bad value's message names the option as ``option_prefix`` + its name (``--modelbench-``
+    for the plugin, ``--`` for ``modelbench compare``); a per-model minimum score must name
+    one of ``models``."""
     from ..compare.gates import (
+        DEFAULT_TOLERANCE,
         GateSettings,
         parse_max_cost_per_task,
         parse_max_p95_latency_ms,
@@ -380,21 +405,19 @@ def _gate_settings(values: Mapping[str, Any], alpha: float, models: list[str], b
         parse_tolerance,
     )
 
-    fail = parse_bool(values.get("fail_on_regression") or False, "--modelbench-fail-on-regression")
-    if fail and baseline is None:
-        raise ConfigError("--modelbench-fail-on-regression needs --modelbench-baseline=PATH to compare against")
-    tolerance = values.get("tolerance")
-    min_score = values.get("min_score")
-    latency = values.get("max_p95_latency_ms")
-    cost = values.get("max_cost_per_task")
+    def option(name: str) -> str:
+        return option_prefix + name.replace("_", "-")
+
     settings = GateSettings(
-        fail_on_regression=fail,
-        tolerance=parse_tolerance(tolerance) if tolerance not in (None, "") else 2.0,
+        fail_on_regression=fail_on_regression,
+        tolerance=DEFAULT_TOLERANCE if tolerance is None else parse_tolerance(tolerance, option("tolerance")),
         alpha=alpha,
-        min_score=parse_min_score(min_score) if min_score not in (None, "") else None,
-        max_p95_latency_ms=parse_max_p95_latency_ms(latency) if latency not in (None, "") else None,
-        max_cost_per_task=parse_max_cost_per_task(cost) if cost not in (None, "") else None,
+        min_score=None if min_score is None else parse_min_score(min_score, option("min_score")),
+        max_p95_latency_ms=None if max_p95_latency_ms is None
+        else parse_max_p95_latency_ms(max_p95_latency_ms, option("max_p95_latency_ms")),
+        max_cost_per_task=None if max_cost_per_task is None
+        else parse_max_cost_per_task(max_cost_per_task, option("max_cost_per_task")),
     )
-    if settings.min_score is not None and models:
-        settings.min_score.check_models(models)
+    if settings.min_score is not None:
+        settings.min_score.check_models(list(models))
     return settings if settings.active else None
