@@ -229,20 +229,12 @@ def spec_for_key(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> M
     in, so answers of a local server and of a hosted API never share keys. Other specs are
     returned unchanged.
     """
-    if spec.provider not in ("openai", "anthropic", "ollama") or spec.base_url:
+    if spec.base_url:
         return spec
-    environ = os.environ if environ is None else environ
-    if spec.provider == "ollama":
-        from .providers import ollama_base_url
+    from .providers import called_base_url
 
-        return dataclasses.replace(spec, base_url=ollama_base_url(spec, environ))
-    if spec.provider == "anthropic":
-        from .providers.anthropic import DEFAULT_BASE_URL as default
-    else:
-        from .providers.openai import DEFAULT_BASE_URL as default
-    from .providers import effective_base_url
-
-    return dataclasses.replace(spec, base_url=effective_base_url(spec, environ) or default)
+    base_url = called_base_url(spec, os.environ if environ is None else environ)
+    return spec if base_url is None else dataclasses.replace(spec, base_url=base_url)
 
 
 # --------------------------------------------------------------------------- store

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..core.records import MAX_TOKEN_COUNT
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ToolCall:
@@ -81,6 +83,13 @@ class Completion:
 
     def __str__(self) -> str:
         return self.text
+
+
+def is_token_count(value: object) -> bool:
+    """Whether ``value`` is a usable token count: a whole number from 0 to 10^12
+    (:data:`~pytest_modelbench.core.records.MAX_TOKEN_COUNT`, what a record may hold). Anything
+    else a provider (a custom one too) reports is unknown, so that no summary overflows."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
 
 
 def openai_tool_calls(entries: Any) -> tuple[ToolCall, ...]:

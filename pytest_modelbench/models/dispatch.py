@@ -44,7 +44,7 @@ from .._exceptions import ModelCallError, ModelTimeoutError
 from .completion import Completion
 from .limiter import RateLimiter, RateLimits, throttle_status
 from .providers import Provider
-from .providers._http import RetryPolicy
+from .providers._http import RetryPolicy, after_attempts
 
 #: Priority of a call a running test is waiting for: before every call fetched ahead.
 URGENT = -1
@@ -113,12 +113,6 @@ class ChannelStats:
 class _Job:
     request: CallRequest
     future: concurrent.futures.Future
-
-
-def _gave_up(error: ModelCallError, attempts: int) -> ModelCallError:
-    if attempts <= 1:
-        return error
-    return type(error)(f"{error} (gave up after {attempts} attempts)", status_code=error.status_code)
 
 
 def _shed(error: ModelCallError, seen: Any) -> bool:
@@ -263,7 +257,7 @@ class ModelChannel:
                         throttles += 1
                         retries += 1
                         continue
-                    raise _gave_up(exc, retries + 1) from exc
+                    raise after_attempts(exc, retries + 1) from exc
                 limiter.release(slot)
                 self._ended_call()
                 retryable = (status is not None and self._policy.should_retry(status, headers)) or (
@@ -273,7 +267,7 @@ class ModelChannel:
                     failures += 1
                     retries += 1
                     continue
-                raise _gave_up(exc, retries + 1) from exc
+                raise after_attempts(exc, retries + 1) from exc
             except BaseException:
                 limiter.release(slot)
                 self._ended_call()

@@ -47,7 +47,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -55,7 +54,7 @@ from typing import Any
 
 import httpx
 
-from .._exceptions import ModelError
+from .._exceptions import ModelCallError, ModelError
 from .completion import Completion
 from .providers._http import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -72,19 +71,22 @@ from .providers._http import (
     SSEDecoder,
     SSEEvent,
     SSELineTooLong,
+    after_attempts,
     bounded_by,
     error_excerpt,
+    is_event_stream,
     iter_body,
+    key_runs,
     looks_like_event_stream,
     read_error_body,
     redact,
 )
+from .providers.openai import ChatStreamAssembly, json_completion, rejects_stream_options
 from .specs import ModelSpec
 
 #: Fields of a chat-completions body that are not part of a call's key (``complete()`` never
 #: passes them: the provider sets them).
 _NOT_KEYED = frozenset({"model", "messages", "stream", "stream_options", "max_tokens", "temperature"})
-_MENTIONS_STREAM_OPTIONS = re.compile(r"stream_options|include_usage", re.IGNORECASE)
 _ENDPOINT = "/chat/completions"
 #: Headers of the upstream response that no longer describe the body the app receives (it
 #: is decoded, and filtered when usage was asked for on the app's behalf).
@@ -267,8 +269,6 @@ class BodyWatch:
     def __init__(self, *, event_stream: bool, strip_usage: bool, errors: CallErrors, deadline: Deadline,
                  on_done: Callable[[Completion | None, ModelError | None, bool], None],
                  sniff: bool = False, secret: Secret | None = None) -> None:
-        from .providers.openai import ChatStreamAssembly
-
         self._stream = event_stream
         self._strip = strip_usage
         self._errors = errors
@@ -377,7 +377,7 @@ class BodyWatch:
             if self._stream and self._broken is None and self._assembly is not None and self._assembly.finished:
                 self.finish(ended=True)  # the reply was whole: it is measured, as by complete()
                 return app
-            where = (f"stream cut off before data: [DONE] and before a finish_reason" if self._stream
+            where = ("stream cut off before data: [DONE] and before a finish_reason" if self._stream
                      else f"connection closed after {len(self._body)} bytes of the body")
             error = errors.response(f"{where} ({type(exc).__name__}: {exc}{progress})")
         with self._lock:
@@ -409,8 +409,6 @@ class BodyWatch:
                 return None, errors.response(f"body is not JSON: {error_excerpt(bytes(self._body))!r}")
             if not isinstance(payload, dict):
                 return None, errors.response(f"body is not a JSON object: {error_excerpt(bytes(self._body))!r}")
-            from .providers.openai import json_completion
-
             try:
                 return json_completion(JSONReply(payload, bytes(self._body), self._last_at), self._sent_at, errors), None
             except ModelError as exc:
@@ -442,7 +440,7 @@ class _SecretScan:
     def __init__(self, secret: Secret) -> None:
         self.secret = secret
         key = secret.reveal().encode()
-        self.pieces = ({key[i: i + 8] for i in range(len(key) - 7)} if len(key) >= 8 else {key}) if key else set()
+        self.pieces = (key_runs(key) if len(key) >= 8 else {key}) if key else set()
 
     def might_be_in(self, data: bytes) -> bool:
         return any(piece in data for piece in self.pieces)
@@ -601,8 +599,7 @@ class _Metering:
         return httpx.Response(200, headers={"content-type": content_type}, content=body, request=request)
 
     def falls_back(self, response: httpx.Response, error_body: ErrorBody, plan: CallPlan) -> bool:
-        if (plan.injected_usage and response.status_code in (400, 422)
-                and _MENTIONS_STREAM_OPTIONS.search(error_body.text())):
+        if plan.injected_usage and rejects_stream_options(response.status_code, error_body.text()):
             self.ask_usage = False
             plan.body.pop("stream_options", None)
             plan.injected_usage = False
@@ -612,7 +609,7 @@ class _Metering:
     def rejected(self, request: httpx.Request, response: httpx.Response, error_body: ErrorBody,
                  attempts: int) -> httpx.Response:
         error = self.errors.status(response.status_code, response.reason_phrase, error_body.data)
-        self.calls.failed(_after(error, attempts))
+        self.calls.failed(after_attempts(error, attempts))
         content = error_body.data
         if self.secret is not None:  # a key the server echoed does not reach the app's exception
             content = redact(error_body.text(), self.secret).encode()
@@ -622,15 +619,14 @@ class _Metering:
     def broken(self, exc: Exception, attempts: int, deadline: Deadline) -> None:
         if isinstance(exc, httpx.TimeoutException):
             seconds = deadline.seconds if deadline.expired() else _seconds(exc)
-            error: ModelError = self.errors.timeout(seconds, "waiting for the response")
+            error: ModelCallError = self.errors.timeout(seconds, "waiting for the response")
         else:
             error = self.errors.connection(exc)
-        self.calls.failed(_after(error, attempts))
+        self.calls.failed(after_attempts(error, attempts))
 
     def watch(self, response: httpx.Response, plan: CallPlan, key: Any, deadline: Deadline,
               retries: int) -> BodyWatch:
-        content_type = response.headers.get("content-type", "").lower()
-        event_stream = "event-stream" in content_type or (plan.stream and "json" not in content_type)
+        event_stream = is_event_stream(response, plan.body)
 
         def done(completion: Completion | None, error: ModelError | None, whole: bool) -> None:
             if error is not None:
@@ -649,13 +645,8 @@ class _Metering:
 
         return BodyWatch(event_stream=event_stream, strip_usage=plan.injected_usage and event_stream,
                          errors=self.errors, deadline=deadline, on_done=done,
-                         sniff="event-stream" not in content_type, secret=self.secret)
-
-
-def _after(error: ModelError, attempts: int) -> ModelError:
-    if attempts <= 1:
-        return error
-    return type(error)(f"{error} (gave up after {attempts} attempts)", status_code=getattr(error, "status_code", None))
+                         sniff="event-stream" not in response.headers.get("content-type", "").lower(),
+                         secret=self.secret)
 
 
 def _seconds(exc: httpx.TimeoutException) -> float:
@@ -727,7 +718,7 @@ class MeteredTransport(httpx.BaseTransport):
             upstream = metering.upstream(request, plan)
             deadline = attempt_deadline(request)
             try:
-                with bounded_by(deadline):
+                with bounded_by(deadline), metering.calls.in_flight():
                     response = network.handle_request(upstream)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempts <= metering.policy.max_retries:
@@ -735,11 +726,6 @@ class MeteredTransport(httpx.BaseTransport):
                     continue
                 metering.broken(exc, attempts, deadline)
                 raise _fresh(exc, request) from None
-            except Exception:
-                raise
-            except BaseException as stop:  # a watchdog stopped the call in flight
-                metering.calls.interrupted(stop)
-                raise
             response = httpx.Response(response.status_code, headers=response.headers, stream=response.stream,
                                       request=upstream, extensions=response.extensions)
             if response.is_success:

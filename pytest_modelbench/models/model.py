@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .completion import Completion
+from .completion import Completion, is_token_count
 from .metering import Endpoint
 from .providers import Provider
 from .providers._http import Secret, redact
@@ -107,16 +108,6 @@ def _add_known(total: int | None, value: int | None) -> int | None:
     if total is None or not is_token_count(value):
         return None
     return total + value  # type: ignore[operator]
-
-
-#: Largest token count taken as a count (the same bound as the HTTP providers').
-MAX_TOKEN_COUNT = 10**12
-
-
-def is_token_count(value: object) -> bool:
-    """Whether ``value`` is a usable token count: a whole number from 0 to 10^12. Anything
-    else a provider (a custom one too) reports is unknown, so that no summary overflows."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
 
 
 RESERVED_PARAMS = frozenset({"run", "call_index", "task", "before_call", "timeout", "client", "max_retries"})
@@ -265,13 +256,9 @@ class RunCalls:
         prefetch = self.prefetch
         if prefetch is not None and prefetch.probing:
             prefetch.reached = max(prefetch.reached, call_index + 1)
-        caching = self.caching()
-        key = None
-        if caching is not None:
-            key, stored = caching.lookup(request.messages, max_tokens=request.max_tokens,
-                                         temperature=request.temperature, run=self.run,
-                                         call_index=call_index, task=self.task, **request.params)
-        else:
+        key, stored = self.lookup(request.messages, max_tokens=request.max_tokens,
+                                  temperature=request.temperature, call_index=call_index, params=request.params)
+        if key is None:  # no response store: keyed all the same, to match the calls fetched ahead
             key = self._key(request, call_index)
         if prefetch is not None and prefetch.probing and key is None:
             prefetch.stop("a call whose request cannot be keyed")
@@ -281,7 +268,7 @@ class RunCalls:
                 return fetched.future, lambda answer: self._fetched(answer, request, key, fetched)
             if prefetch.probing and prefetch.serial:
                 prefetch.stop("a call that is not reproducible")
-        if caching is not None and stored is not None:
+        if stored is not None:
             return self.record(stored, cached=True, messages=request.messages)
         if prefetch is not None and prefetch.probing and key is not None:
             prefetch.defer(call_index, key.digest, self.channel.submit(request, priority=prefetch.priority))
@@ -313,6 +300,19 @@ class RunCalls:
         with self._lock:
             self.totals.add(answer, cost_usd=self.meter.cost(answer), cached=False, messages=request.messages)
         return answer
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Around a call in flight: what stops it from outside (a ``BaseException`` that is not
+        an ``Exception``: a watchdog's ``Failed``, Ctrl-C, a cancelled task) is recorded
+        (:meth:`interrupted`) and goes on; the call's own failures go on untouched."""
+        try:
+            yield
+        except Exception:
+            raise
+        except BaseException as stop:
+            self.interrupted(stop)
+            raise
 
     def interrupted(self, stop: BaseException) -> None:
         """Something outside the call (a watchdog's ``Failed``, Ctrl-C) stopped it in flight:
@@ -348,11 +348,8 @@ class Model:
         self._spec = spec
         self._provider = provider
         self._timeout = timeout
-        self._totals = totals
-        self._meter = meter or CallMeter()
         self.run = run
-        self._task = task
-        self._calls = RunCalls(provider, run=run, task=task, totals=totals, meter=self._meter,
+        self._calls = RunCalls(provider, run=run, task=task, totals=totals, meter=meter or CallMeter(),
                                channel=channel, prefetch=prefetch)
         self._endpoint = endpoint
         self._loads = loads
@@ -406,32 +403,25 @@ class Model:
             if isinstance(routed, Completion):
                 return routed
             future, finish = routed
-            try:
-                answer: Any = calls.channel.wait(future)
-            except Exception as exc:
-                answer = exc
-            except BaseException as stop:
-                calls.interrupted(stop)
-                raise
+            with calls.in_flight():
+                try:
+                    answer: Any = calls.channel.wait(future)
+                except Exception as exc:
+                    answer = exc
             return finish(answer)
         caching = calls.caching()
-        try:
+        with calls.in_flight():
             if caching is not None:
                 served = caching.complete_with_origin(
                     messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout,
-                    run=self.run, call_index=call_index, task=self._task,
-                    before_call=self._meter.before_call, **params,
+                    run=self.run, call_index=call_index, task=calls.task,
+                    before_call=calls.before_call, **params,
                 )
                 return calls.record(served.completion, cached=served.cached, messages=messages)
             calls.before_call()
             completion = self._provider().complete(
                 messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
             )
-        except Exception:
-            raise
-        except BaseException as stop:
-            calls.interrupted(stop)
-            raise
         return calls.record(completion, cached=False, messages=messages)
 
     async def acomplete(
@@ -451,13 +441,11 @@ class Model:
             if isinstance(routed, Completion):
                 return routed
             future, finish = routed
-            try:
-                answer: Any = await calls.channel.await_answer(future)
-            except Exception as exc:
-                answer = exc
-            except BaseException as stop:
-                calls.interrupted(stop)
-                raise
+            with calls.in_flight():
+                try:
+                    answer: Any = await calls.channel.await_answer(future)
+                except Exception as exc:
+                    answer = exc
             return finish(answer)
         key, stored = calls.lookup(messages, max_tokens=max_tokens, temperature=temperature,
                                    call_index=calls.next_index(), params=params)
@@ -468,15 +456,10 @@ class Model:
         provider = caching.inner if caching is not None else self._provider()
         from .aio import io_loop
 
-        try:
+        with calls.in_flight():
             completion = await io_loop().wait(provider_acomplete(
                 provider, messages, max_tokens=max_tokens, temperature=temperature, timeout=self._timeout, **params
             ))
-        except Exception:
-            raise
-        except BaseException as stop:
-            calls.interrupted(stop)
-            raise
         calls.store(key, completion)
         return calls.record(completion, cached=False, messages=messages)
 
@@ -510,9 +493,16 @@ class Model:
         model.httpx_client()`` (or ``model.openai_client()``) to the library."""
         return self._openai_endpoint("endpoint")
 
-    def _transport(self, endpoint: Endpoint, *, asynchronous: bool, inner: Any = None) -> Any:
+    def _metered(self, what: str, options: dict[str, Any], *, asynchronous: bool) -> Any:
+        """The metered transport of an app's httpx client made by ``what``; ``options`` (the
+        client's) get the model's base URL and the run's timeout unless they give their own,
+        and lose ``_inner_transport`` (a test seam: the transport that reaches the network)."""
         from .metering import AsyncMeteredTransport, MeteredTransport
 
+        endpoint = self._openai_endpoint(what)
+        inner = options.pop("_inner_transport", None)
+        options.setdefault("base_url", endpoint.base_url)
+        options.setdefault("timeout", self._timeout)
         kind = AsyncMeteredTransport if asynchronous else MeteredTransport
         limit = {} if self._max_response_bytes is None else {"max_response_bytes": self._max_response_bytes}
         return kind(self._calls, self._spec, endpoint, retries=self._retries, inner=inner, **limit)
@@ -525,11 +515,8 @@ class Model:
         """
         import httpx
 
-        endpoint = self._openai_endpoint("httpx_client()")
-        inner = options.pop("_inner_transport", None)
-        options.setdefault("base_url", endpoint.base_url)
-        options.setdefault("timeout", self._timeout)
-        client = httpx.Client(transport=self._transport(endpoint, asynchronous=False, inner=inner), **options)
+        transport = self._metered("httpx_client()", options, asynchronous=False)
+        client = httpx.Client(transport=transport, **options)
         self._clients.append(client)
         return client
 
@@ -539,11 +526,8 @@ class Model:
         client.aclose()``); one left open is closed at the end of the run when possible."""
         import httpx
 
-        endpoint = self._openai_endpoint("httpx_async_client()")
-        inner = options.pop("_inner_transport", None)
-        options.setdefault("base_url", endpoint.base_url)
-        options.setdefault("timeout", self._timeout)
-        client = httpx.AsyncClient(transport=self._transport(endpoint, asynchronous=True, inner=inner), **options)
+        transport = self._metered("httpx_async_client()", options, asynchronous=True)
+        client = httpx.AsyncClient(transport=transport, **options)
         try:
             loop: Any = asyncio.get_running_loop()
         except RuntimeError:

@@ -27,6 +27,9 @@ from .._exceptions import SpecError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-/]+$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+#: ``package.module:function`` of a ``python:`` model, and a base URL (http or https).
+_PYTHON_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_HTTP_URL_RE = re.compile(r"^https?://\S+$")
 NAMED_MODEL_KEYS = (
     "provider", "model", "base_url", "api_key_env", "params", "gpu_hourly_usd", "gpus",
     "metrics_url", "price", "url_auth", "concurrency", "rpm", "tpm",
@@ -149,14 +152,14 @@ def parse_spec(
         )
     base_url = None
     if provider == "python":
-        if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", rest):
+        if not _PYTHON_TARGET_RE.match(rest):
             raise SpecError(
                 f"model spec {original!r} is malformed; write python:package.module:function"
             )
         model = rest
     else:
         model, sep, base_url = rest.partition("@")
-        if sep and not re.match(r"^https?://\S+$", base_url):
+        if sep and not _HTTP_URL_RE.match(base_url):
             raise SpecError(
                 f"model spec {original!r} has base URL {redact_url(base_url)!r}; it must start with http:// or https://"
             )
@@ -206,10 +209,10 @@ def parse_named_models(table: Any, providers: Iterable[str]) -> dict[str, ModelS
         model = entry.get("model", "")
         if provider != "echo" and (not isinstance(model, str) or not model):
             raise SpecError(f"{where} needs model = \"...\" (a non-empty string), got {model!r}")
-        if provider == "python" and not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", model):
+        if provider == "python" and not _PYTHON_TARGET_RE.match(model):
             raise SpecError(f"{where} model {model!r} must be package.module:function for provider 'python'")
         base_url = entry.get("base_url")
-        if base_url is not None and (not isinstance(base_url, str) or not re.match(r"^https?://\S+$", base_url)):
+        if base_url is not None and (not isinstance(base_url, str) or not _HTTP_URL_RE.match(base_url)):
             shown = redact_url(base_url) if isinstance(base_url, str) else base_url
             raise SpecError(f"{where} base_url {shown!r} must start with http:// or https://")
         url_auth = entry.get("url_auth", False)

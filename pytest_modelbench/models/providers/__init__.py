@@ -29,6 +29,10 @@ class Provider(Protocol):
     def close(self) -> None: ...
 
 
+#: Default cap on a response body, counted after decompression (``--modelbench-max-response-bytes``).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProviderOptions:
     """What every provider of a session is built with: the timeout of one attempt (seconds),
@@ -38,7 +42,7 @@ class ProviderOptions:
     timeout: float = 60.0
     retries: int = 2
     environ: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
-    max_response_bytes: int = 32 * 1024 * 1024
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 ProviderFactory = Callable[[ModelSpec, ProviderOptions], Provider]
@@ -68,11 +72,10 @@ def _api_key(spec: ModelSpec, environ: Mapping[str, str], default_key_env: str |
 
 def resolve_openai_endpoint(spec: ModelSpec, environ: Mapping[str, str]) -> tuple[str, str | None]:
     """Base URL and API key an ``openai:`` or ``ollama:`` spec calls (for load profiles)."""
+    base_url = called_base_url(spec, environ)
+    assert base_url is not None, f"{spec.spec} is not an openai: or ollama: spec"
     if spec.provider == "ollama":
-        return ollama_base_url(spec, environ), None
-    from .openai import DEFAULT_BASE_URL
-
-    base_url = spec.base_url or environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        return base_url, None
     # With url_auth the URL's user info authenticates: no key is sent (as _http_provider).
     return base_url, None if spec.url_auth else _api_key(spec, environ, "OPENAI_API_KEY")
 
@@ -111,11 +114,11 @@ def _openai(spec: ModelSpec, options: ProviderOptions) -> Provider:
 
 
 def _anthropic(spec: ModelSpec, options: ProviderOptions) -> Provider:
-    from .anthropic import DEFAULT_BASE_URL, AnthropicProvider
+    from .anthropic import AnthropicProvider
 
-    base_url = spec.base_url or options.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
     return _http_provider(
-        AnthropicProvider, spec, options, base_url=base_url, default_key_env="ANTHROPIC_API_KEY"
+        AnthropicProvider, spec, options, base_url=called_base_url(spec, options.environ),
+        default_key_env="ANTHROPIC_API_KEY",
     )
 
 
@@ -139,7 +142,7 @@ def _ollama(spec: ModelSpec, options: ProviderOptions) -> Provider:
     from .openai import OpenAIProvider
 
     return _http_provider(
-        OpenAIProvider, spec, options, base_url=ollama_base_url(spec, options.environ), default_key_env=None
+        OpenAIProvider, spec, options, base_url=called_base_url(spec, options.environ), default_key_env=None
     )
 
 
@@ -177,6 +180,21 @@ def effective_base_url(spec: ModelSpec, environ: Mapping[str, str]) -> str | Non
         return spec.base_url
     variable = BASE_URL_ENV.get(spec.provider)
     return (environ.get(variable) or None) if variable else None
+
+
+def called_base_url(spec: ModelSpec, environ: Mapping[str, str]) -> str | None:
+    """The base URL a spec of a built-in HTTP provider calls: its ``@URL``, else its environment
+    variable (:data:`BASE_URL_ENV`; ``$OLLAMA_HOST`` for ollama, :func:`ollama_base_url`), else
+    the provider's default. None for the other providers (they call no URL of theirs)."""
+    if spec.provider == "ollama":
+        return ollama_base_url(spec, environ)
+    if spec.provider == "openai":
+        from .openai import DEFAULT_BASE_URL
+    elif spec.provider == "anthropic":
+        from .anthropic import DEFAULT_BASE_URL
+    else:
+        return None
+    return effective_base_url(spec, environ) or DEFAULT_BASE_URL
 
 
 def uses_public_api(spec: ModelSpec, environ: Mapping[str, str]) -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -32,9 +31,11 @@ import httpx
 
 from ..completion import Completion
 from ._http import (
+    ACCEPT_ENCODING,
     DEFAULT_MAX_RESPONSE_BYTES,
     ERROR_BODY_LIMIT,
     READ_FAILURES,
+    BodyReading,
     BodyTooLarge,
     CallErrors,
     Deadline,
@@ -48,9 +49,7 @@ from ._http import (
     RetryPolicy,
     StreamAssembly,
     StreamReading,
-    _after_attempts,
-    _BodyDecoder,
-    already_read,
+    after_attempts,
     encode_json_body,
     http_timeout,
     json_read_failed,
@@ -58,10 +57,6 @@ from ._http import (
 )
 
 T = TypeVar("T")
-
-#: The content codings the body readers decode (asked for on every request, whatever the
-#: client's own default says).
-ACCEPT_ENCODING = "gzip, deflate"
 
 
 async def acall_with_retries(
@@ -77,7 +72,7 @@ async def acall_with_retries(
             return await attempt()
         except RetryableFailure as failure:
             if retries_taken >= policy.max_retries:
-                raise _after_attempts(failure.error, retries_taken + 1) from failure.__cause__
+                raise after_attempts(failure.error, retries_taken + 1) from failure.__cause__
             await sleep(policy.delay(retries_taken, failure.headers))
             retries_taken += 1
 
@@ -156,37 +151,19 @@ async def aiter_body(response: httpx.Response, deadline: Deadline,
     at most per step; BodyTooLarge past ``limit`` decoded bytes; each read waits at most the
     time left (an ``httpx.ReadTimeout`` at the deadline), and DeadlineExceeded once a read
     arrives past it."""
-    content = already_read(response)
-    if content is not None:
-        # Built in memory (httpx.MockTransport in tests): httpx has read and decoded it already.
-        decoder = _BodyDecoder(None)
-        reads: AsyncIterator[bytes] = _one(content)
-    else:  # httpx.StreamConsumed when read before, as httpx's own iterators say
-        decoder = _BodyDecoder(response.headers.get("content-encoding"))
-        reads = response.aiter_raw()
-    total = 0
+    body = BodyReading(response, deadline, limit)
+    # httpx.StreamConsumed when read before, as httpx's own iterators say
+    reads: AsyncIterator[bytes] = _one(body.content) if body.content is not None else response.aiter_raw()
     async with contextlib.aclosing(reads):
         while True:
             try:
                 raw = await within(deadline, anext(reads), httpx.ReadTimeout)
             except StopAsyncIteration:
                 break
-            if not raw:
-                continue
-            at = time.perf_counter()
-            for piece in decoder.decode(raw):
-                total += len(piece)
-                if total > limit:
-                    raise BodyTooLarge(limit)
-                yield Received(piece, at)
-            if deadline.expired():
-                raise DeadlineExceeded(f"deadline of {deadline.seconds:g} s passed")
-    at = time.perf_counter()
-    for piece in decoder.flush():
-        total += len(piece)
-        if total > limit:
-            raise BodyTooLarge(limit)
-        yield Received(piece, at)
+            for received in body.decoded(raw):
+                yield received
+    for received in body.flushed():
+        yield received
 
 
 def _in_asyncio() -> bool:

@@ -1,6 +1,7 @@
 """HTTP machinery shared by the model providers. Does not import pytest.
 
-A provider (``openai.py``, ``anthropic.py``) builds on these pieces:
+A provider (``openai.py``, ``anthropic.py``, through their shared base :class:`~._base.HTTPProvider`)
+builds on these pieces:
 
 - :class:`RetryPolicy` and :func:`parse_retry_after`: which failures are retried and how long
   to wait between attempts, as the official openai-python client does.
@@ -15,7 +16,8 @@ A provider (``openai.py``, ``anthropic.py``) builds on these pieces:
   (for transports that are not ours, such as ``httpx.MockTransport``).
 - :func:`iter_body` decodes the body itself (identity, gzip, deflate), a bounded piece at a
   time, and stops with :class:`BodyTooLarge` past ``max_response_bytes`` *decoded* bytes,
-  so a compression bomb or an endless stream cannot exhaust memory.
+  so a compression bomb or an endless stream cannot exhaust memory (:class:`BodyReading`,
+  which its async twin shares).
 - :class:`CallErrors`, :func:`error_excerpt`, :func:`redact`, :func:`safe_url`,
   :class:`Secret`: translation of failures into ``ModelCallError`` / ``ModelTimeoutError`` /
   ``ModelResponseError`` whose messages name the model, the base URL, the status and a short
@@ -45,7 +47,7 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, AnyStr, NoReturn, Protocol, TypeVar
 
 import httpcore
 import httpx
@@ -57,7 +59,9 @@ from ..._exceptions import (
     ModelResponseError,
     ModelTimeoutError,
 )
-from ..completion import Completion
+from ..completion import Completion, is_token_count
+from ..specs import REDACTED, redact_url
+from . import DEFAULT_MAX_RESPONSE_BYTES  # the default cap on a response body, decompressed
 
 T = TypeVar("T")
 
@@ -70,19 +74,15 @@ EXCERPT_CHARS = 300
 #: Most bytes of an error body read to build the message.
 ERROR_BODY_LIMIT = 65536
 
-#: Default cap on a response body, counted after decompression.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-
 #: Longest line of an event stream, in characters.
 MAX_SSE_LINE_CHARS = 8 * 1024 * 1024
-
-#: Largest token count taken as a count (beyond it, or not a whole number: unknown).
-MAX_TOKEN_COUNT = 10**12
 
 #: Decoded bytes produced per step when decompressing a body.
 _DECODE_PIECE = 65536
 
-REDACTED = "[REDACTED]"
+#: The content codings the body readers decode (asked for on every request, whatever the
+#: client's own default says).
+ACCEPT_ENCODING = "gzip, deflate"
 
 #: Statuses that reject streaming when the error text mentions it, and statuses that reject
 #: it whatever the text says (a server without a streaming endpoint).
@@ -225,7 +225,7 @@ def call_with_retries(
             return attempt()
         except RetryableFailure as failure:
             if retries_taken >= policy.max_retries:
-                raise _after_attempts(failure.error, retries_taken + 1) from failure.__cause__
+                raise after_attempts(failure.error, retries_taken + 1) from failure.__cause__
             sleep(policy.delay(retries_taken, failure.headers))
             retries_taken += 1
 
@@ -241,11 +241,12 @@ def without_traceback(error: ModelError) -> ModelError:
     return error.with_traceback(None)
 
 
-def _after_attempts(error: ModelCallError, attempts: int) -> ModelCallError:
-    if attempts == 1:
+def after_attempts(error: ModelCallError, attempts: int) -> ModelCallError:
+    """``error`` as the last of ``attempts`` attempts: its message then says how many were made
+    (the retry loops of the providers, the channels and the metered transports)."""
+    if attempts <= 1:
         return error
-    final = type(error)(f"{error} (gave up after {attempts} attempts)", status_code=error.status_code)
-    return final
+    return type(error)(f"{error} (gave up after {attempts} attempts)", status_code=error.status_code)
 
 
 # --------------------------------------------------------------------------- timing
@@ -366,30 +367,51 @@ def iter_body(response: httpx.Response, deadline: Deadline, limit: int) -> Itera
     before waiting for the next one (with :class:`DeadlineTransport` each read is also
     bounded by the time left, so a server sending nothing is cut off at the deadline).
     """
-    content = already_read(response)
-    if content is not None:
-        # Built in memory (httpx.MockTransport in tests): httpx has read and decoded it already.
-        decoder, reads = _BodyDecoder(None), iter([content])
-    else:  # httpx.StreamConsumed when read before, as httpx's own iterators say
-        decoder, reads = _BodyDecoder(response.headers.get("content-encoding")), response.iter_raw()
-    total = 0
+    body = BodyReading(response, deadline, limit)
+    # httpx.StreamConsumed when read before, as httpx's own iterators say
+    reads = [body.content] if body.content is not None else response.iter_raw()
     for raw in reads:
+        yield from body.decoded(raw)
+    yield from body.flushed()
+
+
+class BodyReading:
+    """One response body being read, shared by :func:`iter_body` and its async twin: the
+    decoding of each raw read (:meth:`decoded`, then :meth:`flushed` at the end), the count
+    of decoded bytes against ``limit`` and the deadline checked after each read.
+
+    ``content`` is the body of a response httpx has read and decoded already (one built in
+    memory, as ``httpx.MockTransport`` builds them), which is then the only read; None when
+    the body is to be read from the network.
+    """
+
+    def __init__(self, response: httpx.Response, deadline: Deadline, limit: int) -> None:
+        self.content = already_read(response)
+        encoding = None if self.content is not None else response.headers.get("content-encoding")
+        self._decoder = _BodyDecoder(encoding)
+        self._deadline = deadline
+        self._limit = limit
+        self._total = 0
+
+    def decoded(self, raw: bytes) -> Iterator[Received]:
+        """The decoded pieces of one raw read (none for an empty one); DeadlineExceeded after
+        them when the deadline has passed."""
         if not raw:
-            continue
-        at = time.perf_counter()
-        for piece in decoder.decode(raw):
-            total += len(piece)
-            if total > limit:
-                raise BodyTooLarge(limit)
+            return
+        yield from self._counted(self._decoder.decode(raw), time.perf_counter())
+        if self._deadline.expired():
+            raise DeadlineExceeded(f"deadline of {self._deadline.seconds:g} s passed")
+
+    def flushed(self) -> Iterator[Received]:
+        """What the decoder still held at the end of the body."""
+        yield from self._counted(self._decoder.flush(), time.perf_counter())
+
+    def _counted(self, pieces: Iterator[bytes], at: float) -> Iterator[Received]:
+        for piece in pieces:
+            self._total += len(piece)
+            if self._total > self._limit:
+                raise BodyTooLarge(self._limit)
             yield Received(piece, at)
-        if deadline.expired():
-            raise DeadlineExceeded(f"deadline of {deadline.seconds:g} s passed")
-    at = time.perf_counter()
-    for piece in decoder.flush():
-        total += len(piece)
-        if total > limit:
-            raise BodyTooLarge(limit)
-        yield Received(piece, at)
 
 
 def already_read(response: httpx.Response) -> bytes | None:
@@ -697,20 +719,19 @@ def redact(text: str, secret: Secret | str | None) -> str:
     text = text.replace(key, REDACTED)
     if len(key) < 8:
         return text
+    pieces = key_runs(key)
 
     def scrub(match: re.Match[str]) -> str:
-        token = match.group(0)
-        return REDACTED if _shares_run(token, key) else token
+        token = match.group(0)  # 8 characters or more (_KEYISH)
+        return REDACTED if any(token[i : i + 8] in pieces for i in range(len(token) - 7)) else token
 
     return _KEYISH.sub(scrub, text)
 
 
-def _shares_run(token: str, key: str, run: int = 8) -> bool:
-    """Whether ``token`` and ``key`` share a substring of ``run`` characters."""
-    if len(token) < run:
-        return False
-    pieces = {key[i : i + run] for i in range(len(key) - run + 1)}
-    return any(token[i : i + run] in pieces for i in range(len(token) - run + 1))
+def key_runs(key: AnyStr, run: int = 8) -> set[AnyStr]:
+    """The substrings of ``run`` characters (or bytes) of ``key``: a text sharing one of them
+    holds a piece of the key (what :func:`redact` removes)."""
+    return {key[i : i + run] for i in range(len(key) - run + 1)}
 
 
 def safe_url(url: str) -> str:
@@ -823,8 +844,6 @@ def check_api_root(base_url: Any, *, endpoint_suffixes: tuple[str, ...], example
                     path = path[: -len(suffix)]
                     break
             return str(url.copy_with(path=path or "/")).rstrip("/") if not url.query else str(url.copy_with(path=path))
-    from ..specs import redact_url
-
     shown = redact_url(base_url) if isinstance(base_url, str) else base_url
     raise ConfigError(
         f"base_url {shown!r} is not allowed; it must be an http(s) URL of the API root "
@@ -957,7 +976,7 @@ def make_client(
     test passes its own ``transport``), and only the content codings :func:`iter_body` decodes."""
     return httpx.Client(
         transport=DeadlineTransport() if transport is None else transport,
-        headers={"Accept-Encoding": "gzip, deflate", **dict(headers)},
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **dict(headers)},
         timeout=http_timeout(seconds),
         follow_redirects=False,
     )
@@ -1371,7 +1390,8 @@ class TokenCountWarning(UserWarning):
 
 
 def token_count(usage: Any, name: str, notes: list[str] | None = None) -> int | None:
-    """``usage[name]`` when it is a whole number in 0…:data:`MAX_TOKEN_COUNT`, else None.
+    """``usage[name]`` when it is a token count (a whole number from 0 to 10^12:
+    :func:`~pytest_modelbench.models.completion.is_token_count`), else None.
 
     None also when it is absent. A value that is present but not a count (a string, a
     float, a negative or absurdly large number) is unknown too, and a note saying so is
@@ -1382,7 +1402,7 @@ def token_count(usage: Any, name: str, notes: list[str] | None = None) -> int | 
     value = usage.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKEN_COUNT:
+    if not is_token_count(value):
         if notes is not None:
             notes.append(f"usage.{name} {_describe_count(value)} is not a token count "
                          f"(a whole number from 0 to 10^12); it is counted as unknown")

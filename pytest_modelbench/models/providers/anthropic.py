@@ -51,58 +51,30 @@ Anthropic's ``input_tokens`` does not include them.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from ..._exceptions import ConfigError, ModelError
+from ..._exceptions import ConfigError
 from ..completion import Completion, ToolCall, anthropic_tool_calls, parse_arguments
+from ._base import HTTPProvider
 from ._http import (
     DEFAULT_MAX_RESPONSE_BYTES,
     CallErrors,
-    Deadline,
-    ErrorBody,
-    FellBack,
     JSONReply,
-    RetryPolicy,
-    Secret,
     SSEEvent,
-    call_with_retries,
-    check_api_root,
-    check_headers_in_time,
-    check_max_response_bytes,
-    check_max_retries,
     check_max_tokens,
     check_messages,
-    check_model,
-    check_params,
-    check_reserved_params,
-    check_seconds,
-    check_stream,
-    check_temperature,
-    endpoint_url,
     error_excerpt,
-    is_event_stream,
     is_token_limit,
-    make_client,
-    merge_request_params,
-    open_response,
-    read_error_body,
-    read_json_object,
-    read_sse_stream,
     rejects_streaming,
-    safe_url,
-    send_with_fallbacks,
     short_repr,
-    status_failure,
     str_or_none,
     token_count,
     warn_notes,
-    without_traceback,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -121,10 +93,9 @@ CONVERSATION_ROLES = ("user", "assistant")
 _ACTIVITY_DELTAS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
 
 _ENDPOINT = "/v1/messages"
-_MAX_FALLBACKS = 1
 
 
-class AnthropicProvider:
+class AnthropicProvider(HTTPProvider):
     """Messages from Anthropic's API (or a server that copies it).
 
     ``model`` is sent as the body's ``model``; ``base_url`` is the API root (the request goes
@@ -138,8 +109,26 @@ class AnthropicProvider:
     ``params`` give one (the API requires the field). ``max_response_bytes`` caps a response
     body, counted after decompression (default 32 MiB).
 
+    The calls (:meth:`complete`, :meth:`acomplete`) are those of
+    :class:`~pytest_modelbench.models.providers._base.HTTPProvider`. Their ``messages`` are
+    OpenAI-style dicts (``role``, ``content``); ``system`` and ``developer`` messages become
+    the top-level ``system`` field, which may instead be passed as the ``system`` keyword (not
+    both). Extra keywords (``top_p``, ``top_k``, ``stop_sequences``, ``thinking``, ``tools``,
+    ...) go into the JSON body; OpenAI-style tools and tool turns are translated
+    (:func:`map_tool_params`, :func:`map_tool_messages`).
+
     The provider never reads environment variables: the caller resolves URL and key.
     """
+
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+    ENDPOINT = _ENDPOINT
+    ENDPOINT_SUFFIXES = (_ENDPOINT, "/v1")
+    RESERVED_PARAMS = RESERVED_PARAMS
+    # The only fallback (streaming off) happens at most once per provider.
+    MAX_FALLBACKS = 1
+    STREAM_END = "message_stop"
+    STOP_FIELD = "stop_reason"
+    STREAM_UNIT = "event"
 
     def __init__(
         self,
@@ -156,149 +145,32 @@ class AnthropicProvider:
         default_max_tokens: int = 1024,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        self.model = check_model(model)
-        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
-        self.base_url = check_api_root(
-            base_url, endpoint_suffixes=(_ENDPOINT, "/v1"), example=DEFAULT_BASE_URL
-        )
-        self.timeout = check_seconds(timeout, "timeout", ConfigError)
-        self.max_retries = check_max_retries(max_retries)
-        self.params = check_params(params, RESERVED_PARAMS)
-        params_max_tokens = self.params.get("max_tokens")
-        if params_max_tokens is not None and not is_token_limit(params_max_tokens):
-            raise ConfigError(
-                f"params max_tokens {params_max_tokens!r} is not allowed; it must be a whole number >= 1"
-            )
-        self._stream = check_stream(stream)
         if not is_token_limit(default_max_tokens):
             raise ConfigError(
                 f"default_max_tokens {default_max_tokens!r} is not allowed; it must be a whole number >= 1"
             )
         self.default_max_tokens = default_max_tokens
-        self._sleep = sleep
-        self._policy = RetryPolicy(max_retries=max_retries)
-        secret = Secret(api_key) if api_key else None
-        self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
-        self._url = endpoint_url(self.base_url, _ENDPOINT)
-        self._secret = secret
-        self._client = make_client(transport, _default_headers(secret), self.timeout)
-        self._closed = False
-
-    # ------------------------------------------------------------------ public
-
-    @property
-    def stream(self) -> bool:
-        """Whether calls stream now (False after the server rejected streaming)."""
-        return self._stream
-
-    def complete(
-        self,
-        messages: list[dict],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        timeout: float | None = None,
-        **params: Any,
-    ) -> Completion:
-        """Send ``messages`` and return the reply with its measurements.
-
-        ``messages`` are OpenAI-style dicts (``role``, ``content``); ``system`` and
-        ``developer`` messages become the top-level ``system`` field, which may instead be
-        passed as the ``system`` keyword (not both). ``max_tokens``, ``temperature`` and any
-        extra keyword (``top_p``, ``top_k``, ``stop_sequences``, ``thinking``, ``tools``, ...)
-        go into the JSON body over the provider's default ``params``; None means "not given".
-        ``timeout`` overrides the provider's for this call.
-
-        Raises ModelCallError (HTTP error or connection failure, after retries; its
-        ``status_code`` is the last status or None), ModelTimeoutError, ModelResponseError
-        (truncated stream, body that is not JSON, an ``error`` event in the stream).
-        """
-        conversation, request_params, call_timeout = self._prepare(
-            messages, max_tokens, temperature, timeout, params
+        super().__init__(
+            model, base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries,
+            params=params, transport=transport, sleep=sleep, stream=stream,
+            max_response_bytes=max_response_bytes,
         )
-        attempts = 0
 
-        def attempt() -> Completion:
-            nonlocal attempts
-            attempts += 1
-            # The only fallback (streaming off) happens at most once per provider.
-            return send_with_fallbacks(
-                lambda: self._attempt(conversation, request_params, call_timeout), _MAX_FALLBACKS
+    def _check_params(self, params: Any) -> dict[str, Any]:
+        checked = super()._check_params(params)
+        params_max_tokens = checked.get("max_tokens")
+        if params_max_tokens is not None and not is_token_limit(params_max_tokens):
+            raise ConfigError(
+                f"params max_tokens {params_max_tokens!r} is not allowed; it must be a whole number >= 1"
             )
-
-        try:
-            completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
-        except ModelError as exc:
-            raise without_traceback(exc) from None
-        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
-
-    async def acomplete(
-        self,
-        messages: list[dict],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        timeout: float | None = None,
-        client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[object]] | None = None,
-        max_retries: int | None = None,
-        **params: Any,
-    ) -> Completion:
-        """:meth:`complete` without blocking, sent with an ``httpx.AsyncClient`` (``client``,
-        e.g. from :meth:`async_client`; without one a client is opened for this call only).
-        ``max_retries`` replaces the provider's retries for this call (0: one attempt)."""
-        from ._async import acall_with_retries, asend_with_fallbacks
-
-        conversation, request_params, call_timeout = self._prepare(
-            messages, max_tokens, temperature, timeout, params
-        )
-        attempts = 0
-
-        async def run(pool: httpx.AsyncClient) -> Completion:
-            async def attempt() -> Completion:
-                nonlocal attempts
-                attempts += 1
-                return await asend_with_fallbacks(
-                    lambda: self._aattempt(pool, conversation, request_params, call_timeout), _MAX_FALLBACKS
-                )
-
-            options = {} if sleep is None else {"sleep": sleep}
-            policy = self._policy if max_retries is None else dataclasses.replace(
-                self._policy, max_retries=check_max_retries(max_retries))
-            return await acall_with_retries(attempt, policy=policy, **options)
-
-        try:
-            if client is None:
-                async with self.async_client() as pool:
-                    completion = await run(pool)
-            else:
-                completion = await run(client)
-        except ModelError as exc:
-            raise without_traceback(exc) from None
-        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
-
-    def async_client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-        """A new ``httpx.AsyncClient`` with this provider's headers and timeouts, for
-        :meth:`acomplete`; the caller closes it on its event loop."""
-        from ._async import make_async_client
-
-        return make_async_client(_default_headers(self._secret), self.timeout, transport)
+        return checked
 
     def _prepare(
         self, messages: Any, max_tokens: int | None, temperature: float | None,
         timeout: float | None, params: Mapping[str, Any],
     ) -> tuple[list[Mapping[str, Any]], dict[str, Any], float]:
         """Check a call's arguments: the conversation, the request parameters, the timeout."""
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed; create a new provider")
-        if max_tokens is not None:
-            check_max_tokens(max_tokens)
-        check_temperature(temperature)
-        call_timeout = self.timeout if timeout is None else check_seconds(timeout, "timeout", ValueError)
-        check_reserved_params(params, RESERVED_PARAMS, ValueError)
-        request_params = merge_request_params(
-            self.params, params, max_tokens=max_tokens, temperature=temperature
-        )
+        request_params, call_timeout = self._call_params(max_tokens, temperature, timeout, params)
         request_params.setdefault("max_tokens", self.default_max_tokens)
         check_max_tokens(request_params["max_tokens"])
         map_tool_params(request_params)
@@ -312,80 +184,20 @@ class AnthropicProvider:
             request_params["system"] = system
         return conversation, request_params, call_timeout
 
-    def close(self) -> None:
-        """Close the connection pool. Idempotent."""
-        self._closed = True
-        self._client.close()
-
-    def __enter__(self) -> AnthropicProvider:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
-
-    # ------------------------------------------------------------------ one attempt
-
     def _body(self, conversation: list[Mapping[str, Any]], request_params: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": conversation, **request_params}
         if self._stream:
             body["stream"] = True
         return body
 
-    def _attempt(
-        self, conversation: list[Mapping[str, Any]], request_params: dict[str, Any], seconds: float
-    ) -> Completion:
-        body = self._body(conversation, request_params)
-        with open_response(self._client, self._url, body, seconds=seconds, errors=self._errors) as opened:
-            response, deadline = opened.response, opened.deadline
-            if not response.is_success:
-                self._reject(response, body, deadline)
-            check_headers_in_time(deadline, self._errors)
-            if is_event_stream(response, body):
-                return read_sse_stream(
-                    response, deadline, self._errors, _MessageAssembly(self._errors),
-                    end_marker="message_stop", stop_field="stop_reason", unit="event",
-                    limit=self.max_response_bytes,
-                )
-            return self._json_completion(
-                read_json_object(response, deadline, self._errors, self.max_response_bytes), deadline.start
-            )
-
-    async def _aattempt(
-        self, client: httpx.AsyncClient, conversation: list[Mapping[str, Any]],
-        request_params: dict[str, Any], seconds: float,
-    ) -> Completion:
-        from ._async import aopen_response, aread_error_body, aread_json_object, aread_sse_stream
-
-        body = self._body(conversation, request_params)
-        async with aopen_response(
-            client, self._url, body, seconds=seconds, errors=self._errors, headers=_default_headers(self._secret)
-        ) as opened:
-            response, deadline = opened.response, opened.deadline
-            if not response.is_success:
-                self._judge_rejection(response, body, await aread_error_body(response, deadline))
-            check_headers_in_time(deadline, self._errors)
-            if is_event_stream(response, body):
-                return await aread_sse_stream(
-                    response, deadline, self._errors, _MessageAssembly(self._errors),
-                    end_marker="message_stop", stop_field="stop_reason", unit="event",
-                    limit=self.max_response_bytes,
-                )
-            reply = await aread_json_object(response, deadline, self._errors, self.max_response_bytes)
-            return self._json_completion(reply, deadline.start)
-
-    def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
-        """Handle a non-2xx response: fall back, retry or fail. Always raises."""
-        self._judge_rejection(response, body, read_error_body(response, deadline))
-
-    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: ErrorBody) -> None:
-        """Fall back, retry or fail after a non-2xx response whose error body was read. Always raises."""
-        if body.get("stream") and rejects_streaming(response.status_code, error_body.text()):
+    def _fall_back(self, status: int, error_text: str, body: dict[str, Any]) -> bool:
+        if body.get("stream") and rejects_streaming(status, error_text):
             self._stream = False
-            raise FellBack
-        raise status_failure(response, error_body, self._errors, self._policy)
+            return True
+        return False
+
+    def _assembly(self) -> _MessageAssembly:
+        return _MessageAssembly(self._errors)
 
     def _json_completion(self, reply: JSONReply, sent_at: float) -> Completion:
         payload = reply.payload
@@ -410,6 +222,16 @@ class AnthropicProvider:
             tool_calls=anthropic_tool_calls(blocks),
             notes=warn_notes(notes, self._errors),
         )
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "pytest-modelbench",
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        if self._secret is not None:
+            headers["x-api-key"] = self._secret.reveal()
+        return headers
 
 
 # --------------------------------------------------------------------------- messages
@@ -855,14 +677,3 @@ def prompt_token_counts(usage: Any, notes: list[str] | None = None) -> tuple[int
     read = token_count(usage, "cache_read_input_tokens", notes)
     written = token_count(usage, "cache_creation_input_tokens", notes)
     return base + (read or 0) + (written or 0), read
-
-
-def _default_headers(secret: Secret | None) -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "pytest-modelbench",
-        "anthropic-version": ANTHROPIC_VERSION,
-    }
-    if secret is not None:
-        headers["x-api-key"] = secret.reveal()
-    return headers

@@ -34,58 +34,24 @@ count; None when the call did not stream or produced none); ``latency_ms`` to th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from ..._exceptions import ConfigError, ModelError
 from ..completion import Completion, openai_tool_calls
+from ._base import HTTPProvider
 from ._http import (
-    DEFAULT_MAX_RESPONSE_BYTES,
     CallErrors,
-    Deadline,
-    ErrorBody,
-    FellBack,
     JSONReply,
-    RetryPolicy,
-    Secret,
     SSEEvent,
-    call_with_retries,
-    check_api_root,
-    check_headers_in_time,
-    check_max_response_bytes,
-    check_max_retries,
-    check_max_tokens,
     check_messages,
-    check_model,
-    check_params,
-    check_reserved_params,
-    check_seconds,
-    check_stream,
-    check_temperature,
-    endpoint_url,
     error_excerpt,
-    is_event_stream,
-    make_client,
-    merge_request_params,
-    open_response,
-    read_error_body,
-    read_json_object,
-    read_sse_stream,
     rejects_streaming,
-    safe_url,
-    send_with_fallbacks,
     short_repr,
-    status_failure,
     str_or_none,
     token_count,
     warn_notes,
-    without_traceback,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -97,13 +63,12 @@ _STREAM_OPTIONS_STATUSES = frozenset({400, 422})
 _MENTIONS_STREAM_OPTIONS = re.compile(r"stream_options|include_usage", re.IGNORECASE)
 _MENTIONS_MAX_COMPLETION_TOKENS = re.compile(r"max_completion_tokens", re.IGNORECASE)
 _ENDPOINT = "/chat/completions"
-_MAX_FALLBACKS = 3
 
 #: Fields of a stream delta that carry text, each a string when present.
 _TEXT_DELTA_KEYS = ("content", "reasoning_content", "reasoning", "refusal")
 
 
-class OpenAIProvider:
+class OpenAIProvider(HTTPProvider):
     """Chat completions from an OpenAI-compatible server.
 
     ``model`` is sent as the body's ``model``; ``base_url`` is the API root (the request goes
@@ -116,179 +81,37 @@ class OpenAIProvider:
     ``max_response_bytes`` caps a response body, counted after decompression (default
     32 MiB); past it the call fails with "response larger than ...".
 
-    The provider never reads environment variables: the caller resolves URL and key.
+    The provider never reads environment variables: the caller resolves URL and key. The
+    calls (:meth:`complete`, :meth:`acomplete`) are those of
+    :class:`~pytest_modelbench.models.providers._base.HTTPProvider`.
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 2,
-        params: dict | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        stream: bool = True,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> None:
-        self.model = check_model(model)
-        self.base_url = check_api_root(base_url, endpoint_suffixes=(_ENDPOINT,), example=DEFAULT_BASE_URL)
-        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
-        self.timeout = check_seconds(timeout, "timeout", ConfigError)
-        self.max_retries = check_max_retries(max_retries)
-        self.params = check_params(params, RESERVED_PARAMS)
-        self._stream = check_stream(stream)
-        self._send_stream_options = True
-        self._max_tokens_field = "max_tokens"
-        self._sleep = sleep
-        self._policy = RetryPolicy(max_retries=max_retries)
-        secret = Secret(api_key) if api_key else None
-        self._errors = CallErrors(model=model, base_url=self.base_url, secret=secret)
-        self._url = endpoint_url(self.base_url, _ENDPOINT)
-        self._secret = secret
-        self._client = make_client(transport, _default_headers(secret), self.timeout)
-        self._closed = False
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+    ENDPOINT = _ENDPOINT
+    ENDPOINT_SUFFIXES = (_ENDPOINT,)
+    RESERVED_PARAMS = RESERVED_PARAMS
+    # Each fallback turns one thing off for good, so at most 3 can happen.
+    MAX_FALLBACKS = 3
+    STREAM_END = "data: [DONE]"
+    STOP_FIELD = "finish_reason"
+    STREAM_UNIT = "chunk"
 
-    # ------------------------------------------------------------------ public
-
-    @property
-    def stream(self) -> bool:
-        """Whether calls stream now (False after the server rejected streaming)."""
-        return self._stream
+    # Turned off for good by a fallback (then set on the instance).
+    _send_stream_options = True
+    _max_tokens_field = "max_tokens"
 
     @property
     def sends_stream_options(self) -> bool:
         """Whether streaming calls ask for usage (False after the server rejected it)."""
         return self._send_stream_options
 
-    def complete(
-        self,
-        messages: list[dict],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        timeout: float | None = None,
-        **params: Any,
-    ) -> Completion:
-        """Send ``messages`` and return the reply with its measurements.
-
-        ``max_tokens``, ``temperature`` and any extra keyword (``top_p``, ``seed``, ``tools``,
-        ...) go into the JSON body over the provider's default ``params``; None means "not
-        given" (the default, if any, is sent; otherwise the field is left out). ``timeout``
-        overrides the provider's for this call.
-
-        Raises ModelCallError (HTTP error or connection failure, after retries; its
-        ``status_code`` is the last status or None), ModelTimeoutError, ModelResponseError
-        (truncated stream, body that is not JSON, an error object in the stream).
-        """
-        request_params, call_timeout = self._prepare(messages, max_tokens, temperature, timeout, params)
-        attempts = 0
-
-        def attempt() -> Completion:
-            nonlocal attempts
-            attempts += 1
-            # Each fallback turns one thing off for good, so at most 3 can happen.
-            return send_with_fallbacks(
-                lambda: self._attempt(messages, request_params, call_timeout), _MAX_FALLBACKS
-            )
-
-        try:
-            completion = call_with_retries(attempt, policy=self._policy, sleep=self._sleep)
-        except ModelError as exc:
-            raise without_traceback(exc) from None
-        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
-
-    async def acomplete(
-        self,
-        messages: list[dict],
-        *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        timeout: float | None = None,
-        client: httpx.AsyncClient | None = None,
-        sleep: Callable[[float], Awaitable[object]] | None = None,
-        max_retries: int | None = None,
-        **params: Any,
-    ) -> Completion:
-        """:meth:`complete` without blocking: the same request, retries, fallbacks, measurements
-        and errors, sent with an ``httpx.AsyncClient``.
-
-        ``client`` is the connection pool to use (from :meth:`async_client`, or any AsyncClient:
-        the provider adds its headers to each request); without one, a client is opened for
-        this call and closed after it (a new connection each time). ``sleep`` replaces
-        ``asyncio.sleep`` between retries; ``max_retries`` replaces the provider's retries for
-        this call (0: one attempt, for a caller that retries itself, as the rate limiter does).
-        """
-        from ._async import acall_with_retries, asend_with_fallbacks
-
-        request_params, call_timeout = self._prepare(messages, max_tokens, temperature, timeout, params)
-        attempts = 0
-
-        async def run(pool: httpx.AsyncClient) -> Completion:
-            async def attempt() -> Completion:
-                nonlocal attempts
-                attempts += 1
-                return await asend_with_fallbacks(
-                    lambda: self._aattempt(pool, messages, request_params, call_timeout), _MAX_FALLBACKS
-                )
-
-            options = {} if sleep is None else {"sleep": sleep}
-            policy = self._policy if max_retries is None else dataclasses.replace(
-                self._policy, max_retries=check_max_retries(max_retries))
-            return await acall_with_retries(attempt, policy=policy, **options)
-
-        try:
-            if client is None:
-                async with self.async_client() as pool:
-                    completion = await run(pool)
-            else:
-                completion = await run(client)
-        except ModelError as exc:
-            raise without_traceback(exc) from None
-        return dataclasses.replace(completion, retries=attempts - 1) if attempts > 1 else completion
-
-    def async_client(self, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-        """A new ``httpx.AsyncClient`` with this provider's headers and timeouts, for
-        :meth:`acomplete`; the caller closes it (``await client.aclose()``) on its event loop."""
-        from ._async import make_async_client
-
-        return make_async_client(_default_headers(self._secret), self.timeout, transport)
-
     def _prepare(
         self, messages: Any, max_tokens: int | None, temperature: float | None,
         timeout: float | None, params: Mapping[str, Any],
-    ) -> tuple[dict[str, Any], float]:
-        """Check a call's arguments: its request parameters and its timeout in seconds."""
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed; create a new provider")
+    ) -> tuple[list[dict], dict[str, Any], float]:
         check_messages(messages)
-        if max_tokens is not None:
-            check_max_tokens(max_tokens)
-        check_temperature(temperature)
-        call_timeout = self.timeout if timeout is None else check_seconds(timeout, "timeout", ValueError)
-        check_reserved_params(params, RESERVED_PARAMS, ValueError)
-        request_params = merge_request_params(
-            self.params, params, max_tokens=max_tokens, temperature=temperature
-        )
-        return request_params, call_timeout
-
-    def close(self) -> None:
-        """Close the connection pool. Idempotent."""
-        self._closed = True
-        self._client.close()
-
-    def __enter__(self) -> OpenAIProvider:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"OpenAIProvider(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
-
-    # ------------------------------------------------------------------ one attempt
+        request_params, call_timeout = self._call_params(max_tokens, temperature, timeout, params)
+        return messages, request_params, call_timeout
 
     def _body(self, messages: list[dict], request_params: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -302,61 +125,8 @@ class OpenAIProvider:
                 body["stream_options"] = {"include_usage": True}
         return body
 
-    def _attempt(self, messages: list[dict], request_params: dict[str, Any], seconds: float) -> Completion:
-        body = self._body(messages, request_params)
-        with open_response(self._client, self._url, body, seconds=seconds, errors=self._errors) as opened:
-            response, deadline = opened.response, opened.deadline
-            if not response.is_success:
-                self._reject(response, body, deadline)
-            check_headers_in_time(deadline, self._errors)
-            if is_event_stream(response, body):
-                return read_sse_stream(
-                    response, deadline, self._errors, _StreamAssembly(self._errors),
-                    end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
-                    limit=self.max_response_bytes,
-                )
-            reply = read_json_object(response, deadline, self._errors, self.max_response_bytes)
-            return json_completion(reply, deadline.start, self._errors)
-
-    async def _aattempt(
-        self, client: httpx.AsyncClient, messages: list[dict], request_params: dict[str, Any], seconds: float
-    ) -> Completion:
-        from ._async import aopen_response, aread_error_body, aread_json_object, aread_sse_stream
-
-        body = self._body(messages, request_params)
-        async with aopen_response(
-            client, self._url, body, seconds=seconds, errors=self._errors, headers=_default_headers(self._secret)
-        ) as opened:
-            response, deadline = opened.response, opened.deadline
-            if not response.is_success:
-                error_body = await aread_error_body(response, deadline)
-                self._judge_rejection(response, body, error_body)
-            check_headers_in_time(deadline, self._errors)
-            if is_event_stream(response, body):
-                return await aread_sse_stream(
-                    response, deadline, self._errors, _StreamAssembly(self._errors),
-                    end_marker="data: [DONE]", stop_field="finish_reason", unit="chunk",
-                    limit=self.max_response_bytes,
-                )
-            reply = await aread_json_object(response, deadline, self._errors, self.max_response_bytes)
-            return json_completion(reply, deadline.start, self._errors)
-
-    def _reject(self, response: httpx.Response, body: dict[str, Any], deadline: Deadline) -> None:
-        """Handle a non-2xx response: fall back, retry or fail. Always raises."""
-        self._judge_rejection(response, body, read_error_body(response, deadline))
-
-    def _judge_rejection(self, response: httpx.Response, body: dict[str, Any], error_body: ErrorBody) -> None:
-        """Fall back, retry or fail after a non-2xx response whose error body was read. Always raises."""
-        if self._fall_back(response.status_code, error_body.text(), body):
-            raise FellBack
-        raise status_failure(response, error_body, self._errors, self._policy)
-
     def _fall_back(self, status: int, error_text: str, body: dict[str, Any]) -> bool:
-        if (
-            status in _STREAM_OPTIONS_STATUSES
-            and "stream_options" in body
-            and _MENTIONS_STREAM_OPTIONS.search(error_text)
-        ):
+        if "stream_options" in body and rejects_stream_options(status, error_text):
             self._send_stream_options = False
             return True
         if body.get("stream") and rejects_streaming(status, error_text):
@@ -371,6 +141,24 @@ class OpenAIProvider:
             return True
         return False
 
+    def _assembly(self) -> _StreamAssembly:
+        return _StreamAssembly(self._errors)
+
+    def _json_completion(self, reply: JSONReply, sent_at: float) -> Completion:
+        return json_completion(reply, sent_at, self._errors)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": "pytest-modelbench"}
+        if self._secret is not None:
+            headers["Authorization"] = f"Bearer {self._secret.reveal()}"
+        return headers
+
+
+def rejects_stream_options(status: int, error_text: str) -> bool:
+    """Whether an error status says the server does not take ``stream_options`` (a 400/422
+    whose error mentions ``stream_options`` or ``include_usage``): the request is sent again
+    without it."""
+    return status in _STREAM_OPTIONS_STATUSES and _MENTIONS_STREAM_OPTIONS.search(error_text) is not None
 
 
 def json_completion(reply: JSONReply, sent_at: float, errors: CallErrors) -> Completion:
@@ -579,13 +367,6 @@ class _StreamAssembly:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _default_headers(secret: Secret | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "User-Agent": "pytest-modelbench"}
-    if secret is not None:
-        headers["Authorization"] = f"Bearer {secret.reveal()}"
-    return headers
 
 
 def _message_text(content: Any) -> str:
