@@ -49,21 +49,14 @@ def concurrency_for(spec: Any, settings: Settings, environ: Mapping[str, str]) -
 def _endpoint_of(spec: Any, environ: Mapping[str, str]) -> str:
     """The name of the rate limiter a model's calls share: provider, URL and key (hashed)."""
     from ..models.limiter import endpoint_key
-    from ..models.providers import effective_base_url, ollama_base_url
+    from ..models.providers import called_base_url
 
-    if spec.provider == "ollama":
-        return endpoint_key("ollama", ollama_base_url(spec, environ).rstrip("/"), None)
-    if spec.provider == "openai":
-        from ..models.providers.openai import DEFAULT_BASE_URL as OPENAI_URL
-
-        base_url = effective_base_url(spec, environ) or OPENAI_URL
-        return endpoint_key("openai", base_url.rstrip("/"), environ.get(spec.api_key_env or "OPENAI_API_KEY"))
-    if spec.provider == "anthropic":
-        from ..models.providers.anthropic import DEFAULT_BASE_URL
-
-        base_url = effective_base_url(spec, environ) or DEFAULT_BASE_URL
-        return endpoint_key("anthropic", base_url.rstrip("/"), environ.get(spec.api_key_env or "ANTHROPIC_API_KEY"))
-    return endpoint_key(spec.provider, spec.base_url or spec.model, None)
+    base_url = called_base_url(spec, environ)
+    if base_url is None:
+        return endpoint_key(spec.provider, spec.base_url or spec.model, None)
+    key_env = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(spec.provider)
+    key = environ.get(spec.api_key_env or key_env) if key_env else None
+    return endpoint_key(spec.provider, base_url.rstrip("/"), key)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

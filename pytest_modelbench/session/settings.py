@@ -13,6 +13,7 @@ from typing import Any
 from .._exceptions import ConfigError
 from ..core.config import category_weights
 from ..core.dimensions import Dimensions
+from ..models.providers import DEFAULT_MAX_RESPONSE_BYTES
 from ..models.specs import ModelSpec, parse_model_list, parse_named_models, parse_spec
 
 TOOL_KEYS = ("categories", "consistency", "cost", "models", "prices", "speed", "use_cases")
@@ -30,7 +31,7 @@ class Settings:
     retries: int = 2
     #: ``--modelbench-concurrency``: model calls in flight per model; None = the default policy.
     concurrency: int | None = None
-    max_response_bytes: int = 32 * 1024 * 1024
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     categories: Mapping[str, float] = dataclasses.field(default_factory=lambda: category_weights(None))
     named_models: Mapping[str, ModelSpec] = dataclasses.field(default_factory=dict)
     tool: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -131,7 +132,7 @@ def parse_int(text: Any, what: str, minimum: int) -> int:
     return value
 
 
-def parse_size(text: Any, what: str, default: int = 32 * 1024 * 1024) -> int:
+def parse_size(text: Any, what: str, default: int = DEFAULT_MAX_RESPONSE_BYTES) -> int:
     """A byte size from the command line (already an int) or an ini value (``32MiB``)."""
     if text in (None, ""):
         return default
